@@ -1,0 +1,64 @@
+"""Pair → row: DiffSpot's columns plus spotdiff's own (url, language, operator)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from spotdiff.records import Mutation, Pair
+
+
+def pair_id(pair: Pair) -> str:
+    if pair.task_type == "no_diff":
+        key = f"no_diff|{pair.page.identity}"
+    else:
+        key = "|".join(f"{pair.page.identity}|{m.operator}|{m.element.selector}|{m.new_value}"
+                       for m in pair.mutations)
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def mutation_dict(m: Mutation, description: str, template: str) -> dict[str, Any]:
+    return {
+        "type": m.operator,
+        "element": description,
+        "selector": m.element.selector,
+        "xpath": m.element.xpath,
+        "property": m.property,
+        "direction": m.direction,
+        "old_value": m.old_value,
+        "new_value": m.new_value,
+        "magnitude": m.magnitude,
+        "tier": m.tier,
+        "bbox": list(m.element.box),
+        "template": template,
+    }
+
+
+def to_row(pair: Pair, templates: dict[str, str]) -> dict[str, Any]:
+    row_id = pair_id(pair)
+    box = pair.target_box or (-1, -1, -1, -1)
+    dicts = [json.dumps(mutation_dict(m, d, templates[m.operator]), ensure_ascii=False)
+             for m, d in zip(pair.mutations, pair.descriptions)]
+    operators = [m.operator for m in pair.mutations]
+    return {
+        "id": row_id,
+        "image_before": {"bytes": pair.before.png, "path": f"{row_id}_before.png"},
+        "image_after": {"bytes": pair.after.png, "path": f"{row_id}_after.png"},
+        "task_type": pair.task_type,
+        "difficulty": "no_diff" if pair.task_type == "no_diff" else pair.mutations[0].tier,
+        "ground_truth_diff": pair.sentence,
+        "mutation_dicts_json": dicts,
+        "mutation_types": operators,
+        "domain": pair.page.domain,
+        "pixel_diff": pair.metrics["pixel_diff"],
+        "target_diff": pair.metrics["target_diff"],
+        "outside_diff": pair.metrics["outside_diff"],
+        "target_bbox_x": box[0],
+        "target_bbox_y": box[1],
+        "target_bbox_w": box[2],
+        "target_bbox_h": box[3],
+        "url": pair.page.url,
+        "language": pair.language,
+        "operator": "+".join(operators) if operators else "none",
+    }

@@ -1,0 +1,60 @@
+"""Where pages come from: a URL list, or a local directory of pages served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from spotdiff.records import Page
+
+
+def pages_from_urls_file(path: Path) -> list[Page]:
+    """One URL a line, optionally followed by a domain category; '#' starts a comment."""
+    pages = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        url = fields[0]
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"{path}: not an http(s) URL: {url}")
+        domain = fields[1] if len(fields) > 1 else (urlsplit(url).hostname or "unknown")
+        pages.append(Page(url=url, domain=domain))
+    return pages
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@contextlib.contextmanager
+def serve_directory(root: Path, port: int = 0) -> Iterator[str]:
+    """Serve `root` on 127.0.0.1 in a background thread; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def pages_from_site(root: Path, base_url: str) -> list[Page]:
+    """The pages of a served directory: from its manifest.json when present, else every .html."""
+    manifest = root / "manifest.json"
+    if manifest.exists():
+        entries = json.loads(manifest.read_text(encoding="utf-8"))["pages"]
+        return [Page(url=base_url + e["path"], domain=e.get("category", "unknown"),
+                     language=e.get("language"), key=f"site:{e['path']}") for e in entries]
+    paths = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*.html"))]
+    return [Page(url=base_url + p, domain="unknown", key=f"site:{p}") for p in paths]

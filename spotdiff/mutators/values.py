@@ -1,0 +1,161 @@
+"""Value rules: derive a new value from an element's current one at a requested magnitude.
+
+One function per rule kind, shared by every operator that declares it. Each returns the change
+actually made (the applied magnitude may differ from the requested one after clamping or
+rounding; the tier is decided from the applied magnitude).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+from spotdiff.mutators.catalogue import (
+    ColorValue,
+    NumericValue,
+    OperatorSpec,
+    StepsValue,
+    TextValue,
+)
+from spotdiff.mutators.colors import parse_color, shift_color, to_hex
+from spotdiff.records import Element
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Change:
+    old: str  # current value, as shown in ground truth
+    new: str  # value to apply
+    magnitude: float
+    direction: str
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """Page-wide material some rules draw from (e.g. replacement words)."""
+
+    vocabulary: tuple[str, ...]
+
+
+def _pick_sign(direction: str, rng: np.random.Generator) -> int:
+    if direction == "increase":
+        return 1
+    if direction == "decrease":
+        return -1
+    return 1 if rng.random() < 0.5 else -1
+
+
+def _first_number(css: str, normal: float | None) -> float | None:
+    if css.strip() == "normal":
+        return normal
+    m = _NUMBER.search(css)
+    return float(m.group()) if m else None
+
+
+def _font_px(element: Element) -> float:
+    return _first_number(element.styles.get("font-size", ""), None) or 16.0
+
+
+def numeric(rule: NumericValue, spec: OperatorSpec, element: Element, target: float,
+            rng: np.random.Generator, ctx: PageContext) -> Change | None:
+    scale = _font_px(element) if rule.unit == "em" else 1.0
+    normal = rule.normal * scale if rule.normal is not None else None
+    old = _first_number(element.styles.get(spec.property, ""), normal)
+    if old is None:
+        return None
+    lo = rule.minimum * scale if rule.minimum is not None else -np.inf
+    hi = rule.maximum * scale if rule.maximum is not None else np.inf
+    sign = _pick_sign(rule.direction, rng)
+    new = float(np.clip(old + sign * target * scale, lo, hi))
+    if rule.direction == "either" and abs(new - old) < target * scale / 2:
+        new = float(np.clip(old - sign * target * scale, lo, hi))  # bounded one way: try the other
+    new = round(new, 2 if rule.unit == "number" else 1)
+    if new == old:
+        return None
+    suffix = "" if rule.unit == "number" else ("deg" if rule.unit == "deg" else "px")
+    return Change(
+        old=f"{old:g}{suffix}", new=f"{new:g}{suffix}",
+        magnitude=round(abs(new - old) / scale, 4),
+        direction="increase" if new > old else "decrease",
+    )
+
+
+def steps(rule: StepsValue, spec: OperatorSpec, element: Element, target: float,
+          rng: np.random.Generator, ctx: PageContext) -> Change | None:
+    current = element.styles.get(spec.property, "").strip()
+    values = rule.values
+    if current in values:
+        index = values.index(current)
+    else:
+        number = _first_number(current, None)
+        numbers = [_first_number(v, None) for v in values]
+        if number is None or None in numbers:
+            return None
+        index = int(np.argmin([abs(n - number) for n in numbers]))  # type: ignore[operator]
+    count = max(1, int(round(target)))
+    sign = _pick_sign(rule.direction, rng)
+    for s in (sign, -sign) if rule.direction == "either" else (sign,):
+        new_index = index + s * count
+        if 0 <= new_index < len(values):
+            return Change(old=current, new=values[new_index], magnitude=count,
+                          direction="increase" if s > 0 else "decrease")
+    return None
+
+
+def color(rule: ColorValue, spec: OperatorSpec, element: Element, target: float,
+          rng: np.random.Generator, ctx: PageContext) -> Change | None:
+    from spotdiff.mutators.colors import delta_e
+
+    parsed = parse_color(element.styles.get(spec.property, ""))
+    if parsed is None or parsed[1] < 0.5:
+        return None
+    old = parsed[0]
+    new = shift_color(old, target, rng)
+    if new is None or new == old:
+        return None
+    return Change(old=to_hex(old), new=to_hex(new), magnitude=round(delta_e(old, new), 2),
+                  direction="changed")
+
+
+def text(rule: TextValue, spec: OperatorSpec, element: Element, target: float,
+         rng: np.random.Generator, ctx: PageContext) -> Change | None:
+    """Replace words with other words of the page until the edit distance reaches `target`."""
+    old = element.text
+    words = list(_WORD.finditer(old))
+    if not words or not ctx.vocabulary:
+        return None
+    new = old
+    for i in rng.permutation(len(words)):
+        word = words[i].group()
+        choices = [w for w in ctx.vocabulary
+                   if w.lower() != word.lower() and w.isascii() == word.isascii()]
+        if not choices:
+            continue
+        # prefer a replacement of similar length, so the change is a word, not a layout shift
+        choices.sort(key=lambda w: abs(len(w) - len(word)))
+        pick = choices[int(rng.integers(0, min(8, len(choices))))]
+        if word[:1].isupper():
+            pick = pick[:1].upper() + pick[1:]
+        new = new[: words[i].start()] + pick + new[words[i].end():]
+        words = list(_WORD.finditer(new))
+        if Levenshtein.distance(old, new) >= target:
+            break
+    distance = Levenshtein.distance(old, new)
+    if distance == 0:
+        return None
+    return Change(old=old, new=new, magnitude=distance, direction="changed")
+
+
+DeriveFn = Callable[..., Change | None]
+RULES: dict[str, DeriveFn] = {"numeric": numeric, "steps": steps, "color": color, "text": text}
+
+
+def derive(spec: OperatorSpec, element: Element, target: float, rng: np.random.Generator,
+           ctx: PageContext) -> Change | None:
+    return RULES[spec.value.kind](spec.value, spec, element, target, rng, ctx)

@@ -1,0 +1,85 @@
+"""The records that flow through the pipeline: page → candidate → pair (→ row, in export)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Box = tuple[int, int, int, int]  # x, y, width, height in CSS pixels of the viewport
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page to render: live from `url`, or replayed offline from its `archive` (HAR)."""
+
+    url: str
+    domain: str = "unknown"
+    language: str | None = None
+    archive: Path | None = None
+    key: str | None = None  # stable identity when the URL is not (e.g. a server on a random port)
+
+    @property
+    def identity(self) -> str:
+        return self.key or self.url
+
+
+@dataclass(frozen=True)
+class Element:
+    """One visible element of a loaded page, as enumerated in the browser."""
+
+    index: int
+    selector: str
+    xpath: str
+    tag: str
+    kind: str  # human word: button, link, heading, paragraph, image...
+    text: str
+    landmark: str  # header, navigation bar, footer, sidebar, main content, form or ""
+    box: Box
+    flags: frozenset[str]  # text, paint, image, leaf, control...
+    styles: dict[str, str]
+    parent_index: int | None = None
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One concrete change: which mechanism, on which element, from what to what."""
+
+    operator: str
+    mechanism: str
+    element: Element
+    property: str
+    old_value: str
+    new_value: str
+    direction: str
+    magnitude: float
+    tier: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    page: Page
+    mutation: Mutation
+
+
+@dataclass
+class Shot:
+    """A screenshot: the PNG as Chromium encoded it and its decoded RGB pixels."""
+
+    png: bytes
+    pixels: Any  # numpy uint8 array, height × width × 3
+
+
+@dataclass
+class Pair:
+    page: Page
+    before: Shot
+    after: Shot
+    mutations: list[Mutation]
+    target_box: Box | None
+    metrics: dict[str, float]
+    language: str
+    sentence: str
+    descriptions: list[str] = field(default_factory=list)  # one per mutation
+    task_type: str = "visual_diff"

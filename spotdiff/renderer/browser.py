@@ -1,0 +1,89 @@
+"""Which Chromium runs, and how it is launched.
+
+Order of preference: an explicit `browser.executable_path`, then Playwright's own Chromium when it
+is installed, then a system Chromium. The choice is logged so a run says what rendered it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.async_api import Playwright as AsyncPlaywright
+from playwright.sync_api import Browser, Playwright
+
+from spotdiff.config import BrowserConfig
+
+log = logging.getLogger("spotdiff.browser")
+
+# Debian's /usr/bin/chromium is a shell wrapper; the binary behind it starts faster.
+SYSTEM_CHROMIUMS = (
+    "/usr/lib/chromium/chromium",
+    "/usr/bin/chromium",
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+)
+
+# --disable-partial-raster: without it a style applied and reverted can leave a few pixels
+# different, which would make no-op mutations look like changes.
+LAUNCH_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-partial-raster",
+    "--hide-scrollbars",
+)
+
+
+class BrowserNotFound(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class BrowserChoice:
+    executable: str | None  # None: Playwright's own build
+    source: str  # "config", "playwright" or "system"
+
+    def describe(self) -> str:
+        return f"{self.source} Chromium ({self.executable or 'bundled with Playwright'})"
+
+
+def choose_browser(pw: Playwright | AsyncPlaywright, cfg: BrowserConfig) -> BrowserChoice:
+    if cfg.executable_path:
+        if not Path(cfg.executable_path).exists():
+            raise BrowserNotFound(f"browser.executable_path does not exist: {cfg.executable_path}")
+        return BrowserChoice(cfg.executable_path, "config")
+    bundled = pw.chromium.executable_path
+    if bundled and Path(bundled).exists():
+        return BrowserChoice(None, "playwright")
+    for name in SYSTEM_CHROMIUMS:
+        found = shutil.which(name) if "/" not in name else (name if Path(name).exists() else None)
+        if found:
+            return BrowserChoice(found, "system")
+    raise BrowserNotFound(
+        "no Chromium found: run `python -m playwright install chromium`, or install a system "
+        "Chromium (`apt-get install -y chromium`), or set browser.executable_path"
+    )
+
+
+def launch_options(pw: Playwright | AsyncPlaywright, cfg: BrowserConfig) -> tuple[dict, BrowserChoice]:
+    """Keyword arguments for `chromium.launch` (sync or async API) and the logged choice."""
+    choice = choose_browser(pw, cfg)
+    log.info("rendering with %s", choice.describe())
+    options = {
+        "executable_path": choice.executable,
+        "headless": True,
+        "args": [*LAUNCH_ARGS, *cfg.extra_args],
+    }
+    return options, choice
+
+
+def launch_browser(pw: Playwright, cfg: BrowserConfig) -> tuple[Browser, BrowserChoice]:
+    options, choice = launch_options(pw, cfg)
+    return pw.chromium.launch(**options), choice

@@ -1,0 +1,213 @@
+// Installed once per loaded page as window.__spotdiff: enumerates candidate elements and applies
+// and reverts mutations. Every apply pushes an undo step; revert() unwinds them all.
+(() => {
+  if (window.__spotdiff) return;
+
+  const LANDMARKS = [
+    ["header, [role=banner]", "header"],
+    ["nav, [role=navigation]", "navigation bar"],
+    ["footer, [role=contentinfo]", "footer"],
+    ["aside, [role=complementary]", "sidebar"],
+    ["form, [role=form], [role=search]", "form"],
+    ["table", "table"],
+    ["main, [role=main]", "main content"],
+  ];
+  const KIND_BY_TAG = {
+    a: "link", button: "button", h1: "heading", h2: "heading", h3: "heading", h4: "heading",
+    h5: "heading", h6: "heading", p: "paragraph", img: "image", svg: "icon", li: "list item",
+    input: "input field", textarea: "text area", select: "drop-down", label: "label",
+    th: "table header", td: "table cell", tr: "table row", table: "table", span: "text",
+    strong: "bold text", em: "emphasised text", code: "code", pre: "code block",
+    blockquote: "quote", figure: "figure", figcaption: "caption", nav: "navigation bar",
+    header: "header", footer: "footer", ul: "list", ol: "list", section: "section",
+    article: "article", aside: "sidebar", form: "form", small: "small text",
+    i: "icon", hr: "divider", video: "video", canvas: "canvas", dt: "term", dd: "definition",
+  };
+  const KIND_BY_ROLE = {
+    button: "button", link: "link", heading: "heading", img: "image", tab: "tab",
+    checkbox: "checkbox", menuitem: "menu item", alert: "alert", navigation: "navigation bar",
+  };
+  const IMAGE_TAGS = new Set(["img", "svg", "picture", "canvas", "video"]);
+  const CONTROL_TAGS = new Set(["button", "input", "select", "textarea"]);
+  const SKIP_TAGS = new Set(["html", "body", "head", "script", "style", "noscript", "template",
+    "meta", "link", "br", "wbr", "source", "track", "option", "path", "g", "defs", "use",
+    "circle", "rect", "line", "polyline", "polygon", "ellipse", "stop", "lineargradient",
+    "clippath", "mask", "symbol", "title", "desc", "iframe"]);
+
+  const undo = [];
+
+  function uniqueSelector(el) {
+    const parts = [];
+    for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+      if (node.id && document.querySelectorAll("#" + CSS.escape(node.id)).length === 1) {
+        parts.unshift("#" + CSS.escape(node.id));
+        return parts.join(" > ");
+      }
+      if (node === document.documentElement) { parts.unshift("html"); break; }
+      let index = 1;
+      for (let sib = node.previousElementSibling; sib; sib = sib.previousElementSibling) {
+        if (sib.localName === node.localName) index++;
+      }
+      parts.unshift(`${CSS.escape(node.localName)}:nth-of-type(${index})`);
+    }
+    return parts.join(" > ");
+  }
+
+  function xpath(el) {
+    const parts = [];
+    for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+      let index = 1;
+      for (let sib = node.previousElementSibling; sib; sib = sib.previousElementSibling) {
+        if (sib.localName === node.localName) index++;
+      }
+      const name = node.namespaceURI === "http://www.w3.org/1999/xhtml"
+        ? node.localName : `*[local-name()='${node.localName}']`;
+      parts.unshift(`${name}[${index}]`);
+    }
+    return "/" + parts.join("/");
+  }
+
+  function label(el) {
+    const raw = el.getAttribute("aria-label") || el.getAttribute("alt") || el.getAttribute("title")
+      || (el.tagName === "INPUT" ? (el.value || el.placeholder) : "") || el.innerText || "";
+    return raw.replace(/\s+/g, " ").trim().slice(0, 60);
+  }
+
+  function hasPaint(cs) {
+    const bg = cs.backgroundColor;
+    const transparentBg = bg === "transparent" || /rgba\(.*,\s*0\)$/.test(bg);
+    const border = ["Top", "Right", "Bottom", "Left"].some(
+      (s) => parseFloat(cs["border" + s + "Width"]) > 0 && cs["border" + s + "Style"] !== "none");
+    return !transparentBg || cs.backgroundImage !== "none" || border || cs.boxShadow !== "none";
+  }
+
+  function inFixedLayer(el) {
+    for (let node = el; node && node !== document.body; node = node.parentElement) {
+      const pos = getComputedStyle(node).position;
+      if (pos === "fixed" || pos === "sticky") return true;
+    }
+    return false;
+  }
+
+  function uncovered(el, r) {
+    const points = [[r.x + r.width / 2, r.y + r.height / 2], [r.x + 2, r.y + 2],
+      [r.right - 2, r.bottom - 2]];
+    return points.every(([x, y]) => {
+      const hit = document.elementFromPoint(x, y);
+      return hit && (hit === el || el.contains(hit));
+    });
+  }
+
+  function collect(opts) {
+    const vw = window.innerWidth, vh = window.innerHeight;
+    const out = [];
+    const indexOf = new Map();
+    for (const el of document.body ? document.body.querySelectorAll("*") : []) {
+      if (out.length >= opts.maxElements) break;
+      const tag = el.localName;
+      if (SKIP_TAGS.has(tag)) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width < opts.minWidth || r.height < opts.minHeight) continue;
+      if (r.x < 0 || r.y < 0 || r.right > vw || r.bottom > vh) continue;
+      if (r.width * r.height > opts.maxAreaFraction * vw * vh) continue;
+      const cs = getComputedStyle(el);
+      if (cs.visibility !== "visible" || parseFloat(cs.opacity) < 0.1) continue;
+      if (inFixedLayer(el) || !uncovered(el, r)) continue;
+      const node = firstTextNode(el);
+      const text = node ? node.textContent.replace(/\s+/g, " ").trim() : "";
+      const flags = [];
+      if (text) flags.push("text");
+      if (text && text.length <= 120) flags.push("short_text");
+      if (hasPaint(cs)) flags.push("paint");
+      if (IMAGE_TAGS.has(tag)) flags.push("image");
+      if (CONTROL_TAGS.has(tag) || el.getAttribute("role") === "button") flags.push("control");
+      if (el.children.length === 0) flags.push("leaf");
+      if (cs.display.includes("flex")) flags.push("flex");
+      if (cs.display.includes("grid")) flags.push("grid");
+      const styles = {};
+      for (const p of opts.properties) styles[p] = cs.getPropertyValue(p);
+      const role = el.getAttribute("role");
+      let kind = KIND_BY_ROLE[role] || KIND_BY_TAG[tag] || "element";
+      if (tag === "a" && /\b(btn|button)\b/i.test(el.className)) kind = "button";
+      if (tag === "span" && /\b(badge|tag|pill|chip)\b/i.test(el.className)) kind = "badge";
+      if (tag === "div" && text) kind = "text block";
+      if (tag === "div" && !text) kind = /\bcard\b/i.test(el.className) ? "card" : "box";
+      let landmark = "";
+      for (const [sel, name] of LANDMARKS) {
+        if (el.closest(sel) && !el.matches(sel)) { landmark = name; break; }
+      }
+      let parent = null;
+      for (let node = el.parentElement; node; node = node.parentElement) {
+        if (indexOf.has(node)) { parent = indexOf.get(node); break; }
+      }
+      indexOf.set(el, out.length);
+      out.push({
+        index: out.length, selector: uniqueSelector(el), xpath: xpath(el), tag, kind,
+        text: text && text.length <= 120 ? text : label(el), landmark,
+        box: [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)],
+        flags, styles, parent,
+      });
+    }
+    return {
+      elements: out,
+      language: document.documentElement.lang || "",
+      title: document.title,
+    };
+  }
+
+  const nextFrames = () => new Promise(
+    (resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+
+  function rect(el) {
+    const r = el.getBoundingClientRect();
+    return [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)];
+  }
+
+  function firstTextNode(el) {
+    for (const child of el.childNodes) {
+      if (child.nodeType === Node.TEXT_NODE && child.textContent.trim()) return child;
+    }
+    return null;
+  }
+
+  const MECHANISMS = {
+    style(el, m) {
+      const before = el.getAttribute("style");
+      el.style.setProperty(m.property, m.value, "important");
+      undo.push(() => (before === null ? el.removeAttribute("style")
+        : el.setAttribute("style", before)));
+      return getComputedStyle(el).getPropertyValue(m.property);
+    },
+    text(el, m) {
+      const node = firstTextNode(el);
+      if (!node) throw new Error("no text node");
+      const before = node.textContent;
+      const lead = before.match(/^\s*/)[0], trail = before.match(/\s*$/)[0];
+      node.textContent = lead + m.value + trail;
+      undo.push(() => { node.textContent = before; });
+      return node.textContent.trim();
+    },
+  };
+
+  async function apply(m) {
+    const el = document.querySelector(m.selector);
+    if (!el) return { error: "selector_missing" };
+    const oldBox = rect(el);
+    let computed;
+    try {
+      computed = MECHANISMS[m.mechanism](el, m);
+    } catch (e) {
+      return { error: "apply_failed: " + e.message };
+    }
+    await nextFrames();
+    const after = document.querySelector(m.selector);
+    return { computed, oldBox, newBox: after ? rect(after) : null, resolves: after === el };
+  }
+
+  async function revert() {
+    while (undo.length) undo.pop()();
+    await nextFrames();
+  }
+
+  window.__spotdiff = { collect, apply, revert };
+})();
