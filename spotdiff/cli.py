@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,8 @@ from spotdiff.mutators.catalogue import load_catalogue
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Visual change-detection pairs from real web pages.")
 console = Console(stderr=True)
+# Tables go to stdout; when it is piped, rich's 80-column default would cut names short.
+out_console = Console(width=None if sys.stdout.isatty() else 160)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Run config YAML.")]
 
@@ -55,7 +58,7 @@ def operators(config: ConfigOpt = None) -> None:
         tiers = [f"{lo:g}–{hi:g}" for lo, hi in (spec.tiers[t] for t in ("easy", "medium", "hard"))]
         table.add_row(name, spec.family, spec.mechanism, spec.property, spec.magnitude_unit,
                       *tiers)
-    Console().print(table)
+    out_console.print(table)
 
 
 def _summary(stats: dict[str, Any]) -> Table:

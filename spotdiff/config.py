@@ -1,4 +1,4 @@
-"""Run configuration: YAML files validated by pydantic, with errors that name file, key and reason."""
+"""Run configuration: YAML validated by pydantic, with errors naming file, key and reason."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ class SamplingConfig(Strict):
 
 class GateConfig(Strict):
     min_target_diff: float = Field(0.0005, ge=0, le=1)
-    max_outside_diff: float = Field(0.0005, ge=0, le=1)
+    max_outside_diff: float = Field(0.00001, ge=0, le=1)
     margin_px: int = Field(3, ge=0)
 
 

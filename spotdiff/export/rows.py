@@ -39,7 +39,7 @@ def to_row(pair: Pair, templates: dict[str, str]) -> dict[str, Any]:
     row_id = pair_id(pair)
     box = pair.target_box or (-1, -1, -1, -1)
     dicts = [json.dumps(mutation_dict(m, d, templates[m.operator]), ensure_ascii=False)
-             for m, d in zip(pair.mutations, pair.descriptions)]
+             for m, d in zip(pair.mutations, pair.descriptions, strict=False)]
     operators = [m.operator for m in pair.mutations]
     return {
         "id": row_id,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spotdiff.config import RunConfig
+from spotdiff.generator.stats import Stats
 from spotdiff.grounding.gate import verdict
 from spotdiff.grounding.metrics import diff_mask, pair_metrics, union_box
 from spotdiff.mutators.catalogue import OperatorSpec
@@ -15,7 +16,6 @@ from spotdiff.mutators.describe import describe_element, sentence
 from spotdiff.mutators.planner import page_context, plan
 from spotdiff.records import Mutation, Page, Pair, Shot
 from spotdiff.renderer.session import LoadedPage, PageSkipped, Renderer
-from spotdiff.generator.stats import Stats
 
 NO_DIFF_SENTENCE = "There is no visual difference between the two screenshots."
 
@@ -71,7 +71,7 @@ class PageJob:
         return result
 
     async def _mutate(self, loaded: LoadedPage, unit: PageUnit, stats: Stats) -> list[Pair]:
-        c, r = self.cfg.candidates, self.cfg.render
+        c, _r = self.cfg.candidates, self.cfg.render
         with stats.timed("enumerate"):
             elements = await loaded.elements(self.properties, {
                 "minWidth": c.min_width, "minHeight": c.min_height,
@@ -89,7 +89,7 @@ class PageJob:
                 stats.count("operators", operator, "not_derived", item)
                 continue
             tried += 1
-            pair = await self._try(loaded, before, item, stats)
+            pair = await self.try_mutation(loaded, before, item, stats)
             if pair is not None:
                 pairs.append(pair)
         if tried:
@@ -98,7 +98,7 @@ class PageJob:
             pairs.append(await self._no_diff(unit.page, before, loaded.language, stats))
         return pairs
 
-    async def _try(self, loaded: LoadedPage, before: Shot, m: Mutation,
+    async def try_mutation(self, loaded: LoadedPage, before: Shot, m: Mutation,
                    stats: Stats) -> Pair | None:
         op = m.operator
         stats.count("candidates", "tried")

@@ -168,7 +168,7 @@ def finalize(run: RunDir, units: Sequence[PageUnit], pairs: int, cfg: RunConfig,
         shards.append(path)
 
     buffered = 0
-    for unit, n_visual in zip(units, take):
+    for unit, n_visual in zip(units, take, strict=False):
         table = pq.read_table(run.part(unit.index))
         keep = pc.or_(
             pc.equal(table["task_type"], "no_diff"),

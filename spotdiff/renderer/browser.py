@@ -72,7 +72,9 @@ def choose_browser(pw: Playwright | AsyncPlaywright, cfg: BrowserConfig) -> Brow
     )
 
 
-def launch_options(pw: Playwright | AsyncPlaywright, cfg: BrowserConfig) -> tuple[dict, BrowserChoice]:
+def launch_options(
+    pw: Playwright | AsyncPlaywright, cfg: BrowserConfig
+) -> tuple[dict, BrowserChoice]:
     """Keyword arguments for `chromium.launch` (sync or async API) and the logged choice."""
     choice = choose_browser(pw, cfg)
     log.info("rendering with %s", choice.describe())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import logging
 from collections.abc import Awaitable, Callable
@@ -140,7 +141,7 @@ class LoadedPage:
 
 
 class Renderer:
-    """Owns Playwright and one browser; opens pages in fresh contexts and restarts a dead browser."""
+    """Owns Playwright and one browser; opens pages in fresh contexts, relaunches a dead browser."""
 
     def __init__(self, browser_cfg: BrowserConfig, render_cfg: RenderConfig,
                  replay: Callable[[BrowserContext, Page], Awaitable[None]] | None = None):
@@ -158,10 +159,8 @@ class Renderer:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._browser is not None:
-            try:
+            with contextlib.suppress(asyncio.TimeoutError, PlaywrightError):
                 await asyncio.wait_for(self._browser.close(), 15)
-            except (asyncio.TimeoutError, PlaywrightError):
-                pass
         if self._pw is not None:
             await self._pw.stop()
 

@@ -1,0 +1,3 @@
+from spotdiff.cli import app
+
+app(prog_name="spotdiff")

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from spotdiff.config import GateConfig
+from spotdiff.grounding.gate import verdict
+from spotdiff.grounding.metrics import diff_mask, pair_metrics, union_box
+
+H, W = 80, 100
+BOX = (10, 20, 30, 10)  # x, y, w, h
+
+
+def frames():
+    before = np.full((H, W, 3), 255, np.uint8)
+    return before, before.copy()
+
+
+def test_no_change_measures_zero_and_is_no_effect():
+    before, after = frames()
+    m = pair_metrics(diff_mask(before, after), BOX, margin=2)
+    assert m == {"pixel_diff": 0.0, "target_diff": 0.0, "outside_diff": 0.0}
+    assert verdict(m, GateConfig()) == "no_effect"
+
+
+def test_change_inside_the_box_only():
+    before, after = frames()
+    after[20:30, 10:25] = 0  # half of the box
+    m = pair_metrics(diff_mask(before, after), BOX, margin=2)
+    assert m["pixel_diff"] == pytest.approx(150 / (H * W))
+    assert m["target_diff"] == pytest.approx(0.5)
+    assert m["outside_diff"] == 0.0
+    assert verdict(m, GateConfig()) is None
+
+
+def test_change_outside_the_box_is_contamination():
+    before, after = frames()
+    after[20:30, 10:40] = 0  # the whole box
+    after[60:70, 60:90] = 0  # and 300 px elsewhere
+    m = pair_metrics(diff_mask(before, after), BOX, margin=2)
+    grown = (30 + 4) * (10 + 4)
+    assert m["target_diff"] == 1.0
+    assert m["outside_diff"] == pytest.approx(300 / (H * W - grown))
+    assert verdict(m, GateConfig()) == "contaminated"
+
+
+def test_margin_absorbs_antialiasing_next_to_the_box():
+    before, after = frames()
+    after[20:30, 10:40] = 0
+    after[19, 10:40] = 128  # one row just above the box
+    m = pair_metrics(diff_mask(before, after), BOX, margin=2)
+    assert m["outside_diff"] == 0.0
+
+
+def test_single_channel_change_counts():
+    before, after = frames()
+    after[25, 15, 2] = 254
+    assert diff_mask(before, after).sum() == 1
+
+
+def test_union_box_covers_both():
+    assert union_box((10, 10, 5, 5), (12, 8, 10, 3)) == (10, 8, 12, 7)
+    assert union_box((1, 2, 3, 4), None) == (1, 2, 3, 4)

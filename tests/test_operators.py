@@ -1,0 +1,103 @@
+"""Each operator changes its property on a real page in real Chromium, and the gate accepts it."""
+
+import numpy as np
+import pytest
+
+from spotdiff.generator.page_job import PageJob, style_properties
+from spotdiff.generator.stats import Stats
+from spotdiff.mutators.catalogue import load_catalogue
+from spotdiff.mutators.planner import eligible, page_context
+from spotdiff.mutators.values import derive
+from spotdiff.records import Mutation, Page
+from spotdiff.renderer.session import Renderer
+from tests.conftest import run
+
+# operator → the element of tests/pages/basic.html it is tried on
+TARGETS = {
+    "color": "#headline",
+    "font_size": "#legal",
+    "font_weight": "#logo",
+    "opacity": "#cta",
+    "rounded": "#plan",
+    "text": "#cta",
+}
+OPTS = {"minWidth": 6, "minHeight": 6, "maxAreaFraction": 0.35, "maxElements": 600}
+
+
+def mutation_for(spec, element, ctx, tier="easy") -> Mutation:
+    lo, hi = spec.tiers[tier]
+    change = derive(spec, element, (lo + hi) / 2, np.random.default_rng(1), ctx)
+    assert change is not None, f"{spec.name}: no value derived for {element.selector}"
+    return Mutation(operator=spec.name, mechanism=spec.mechanism, element=element,
+                    property=spec.property, old_value=change.old, new_value=change.new,
+                    direction=change.direction, magnitude=change.magnitude,
+                    tier=spec.tier_of(change.magnitude))
+
+
+async def apply_each(cfg, url, operators):
+    catalogue = load_catalogue(cfg.operator_paths())
+    results = {}
+    async with Renderer(cfg.browser, cfg.render) as renderer:
+        loaded = await renderer.open(Page(url=url))
+        elements = await loaded.elements(style_properties(catalogue), OPTS)
+        by_selector = {e.selector: e for e in elements}
+        before = await loaded.screenshot()
+        job = PageJob(renderer, catalogue, cfg)
+        for op in operators:
+            spec = catalogue[op]
+            element = by_selector[TARGETS[op]]
+            assert eligible(spec, element), f"{op} does not qualify {element.selector}"
+            m = mutation_for(spec, element, page_context(elements))
+            applied = await loaded.apply({"selector": m.element.selector,
+                                          "mechanism": m.mechanism, "property": m.property,
+                                          "value": m.new_value})
+            await loaded.revert()
+            stats = Stats()
+            pair = await job.try_mutation(loaded, before, m, stats)
+            results[op] = (m, applied, pair, stats)
+        await loaded.close()
+    return results
+
+
+@pytest.fixture(scope="module")
+def outcomes(cfg, test_site):
+    return run(apply_each(cfg, test_site + "basic.html", sorted(TARGETS)))
+
+
+@pytest.mark.parametrize("op", sorted(TARGETS))
+def test_operator_changes_its_property_and_passes_the_gate(outcomes, op, cfg):
+    m, applied, pair, stats = outcomes[op]
+    assert "error" not in applied
+    if m.mechanism == "style":
+        assert applied["computed"] != m.element.styles[m.property]
+    else:
+        assert applied["computed"] == m.new_value != m.old_value
+    assert pair is not None, f"{op} rejected: {stats.data}"
+    assert pair.metrics["target_diff"] > 0
+    assert pair.metrics["outside_diff"] <= cfg.gate.max_outside_diff
+    assert pair.sentence.startswith("The ")
+    x, y, w, h = pair.target_box
+    changed = np.argwhere(np.any(pair.before.pixels != pair.after.pixels, axis=2))
+    assert changed[:, 0].min() >= y - 3 and changed[:, 1].min() >= x - 3
+
+
+def test_reflow_causing_change_is_rejected_as_contaminated(cfg, test_site):
+    async def body():
+        catalogue = load_catalogue(cfg.operator_paths())
+        async with Renderer(cfg.browser, cfg.render) as renderer:
+            loaded = await renderer.open(Page(url=test_site + "basic.html"))
+            elements = await loaded.elements(style_properties(catalogue), OPTS)
+            lede = next(e for e in elements if e.selector == "#lede")
+            before = await loaded.screenshot()
+            big = Mutation(operator="font_size", mechanism="style", element=lede,
+                           property="font-size", old_value="16px", new_value="30px",
+                           direction="increase", magnitude=14, tier="easy")
+            stats = Stats()
+            pair = await PageJob(renderer, catalogue, cfg).try_mutation(loaded, before, big,
+                                                                        stats)
+            await loaded.close()
+            return pair, stats
+
+    pair, stats = run(body())
+    assert pair is None
+    assert stats.get("candidates", "rejected", "contaminated") == 1
