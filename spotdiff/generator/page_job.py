@@ -78,7 +78,7 @@ class PageJob:
                 "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements})
         stats.count("elements", n=len(elements))
         with stats.timed("screenshot"):
-            before = await loaded.screenshot()
+            before = await loaded.stable_screenshot()
         pairs: list[Pair] = []
         rng = page_seed(self.cfg.seed, unit.page.identity)
         tried = 0
@@ -150,7 +150,7 @@ class PageJob:
             second = await self.renderer.open(page)
         try:
             with stats.timed("screenshot"):
-                after = await second.screenshot()
+                after = await second.stable_screenshot()
         finally:
             await second.close()
         metrics = pair_metrics(diff_mask(before.pixels, after.pixels), None, 0)

@@ -205,9 +205,10 @@
     return { computed, oldBox, newBox: after ? rect(after) : null, resolves: after === el };
   }
 
-  async function revert() {
+  // No frame wait here: the next apply waits for its frames, and the screenshot after it shows
+  // both the revert and the new change.
+  function revert() {
     while (undo.length) undo.pop()();
-    await nextFrames();
   }
 
   window.__spotdiff = { collect, apply, revert };

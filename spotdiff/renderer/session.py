@@ -126,6 +126,18 @@ class LoadedPage:
         png = base64.b64decode(data["data"])
         return Shot(png=png, pixels=decode_png(png))
 
+    async def stable_screenshot(self, attempts: int = 6, pause_s: float = 0.25) -> Shot:
+        """A screenshot that a later one repeats exactly: pages still moving by script (charts,
+        carousels) would otherwise make every pair look contaminated."""
+        shot = await self.screenshot()
+        for _ in range(attempts):
+            await asyncio.sleep(pause_s)
+            again = await self.screenshot()
+            if again.png == shot.png or np.array_equal(again.pixels, shot.pixels):
+                return again
+            shot = again
+        raise PageSkipped("unstable", "the page keeps changing by itself")
+
     async def apply(self, mutation: dict[str, Any]) -> dict[str, Any]:
         return await self._call(self.pw_page.evaluate(
             "m => window.__spotdiff.apply(m)", mutation))
