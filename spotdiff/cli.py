@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,8 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from spotdiff.config import ConfigError, RunConfig, load_config
-from spotdiff.generator.page_job import PageResult
-from spotdiff.generator.run import RunMismatch, RunRequest, generate
+from spotdiff.generator.ledger import RunMismatch
+from spotdiff.generator.run import RunRequest, generate
+from spotdiff.generator.selection import Quota, load_split, split_config_path
 from spotdiff.generator.sources import pages_from_site, pages_from_urls_file, serve_directory
 from spotdiff.mutators.catalogue import load_catalogue
 
@@ -39,8 +41,7 @@ def _load(config: Path | None, overrides: dict[str, Any] | None = None) -> RunCo
     try:
         return load_config(config, overrides)
     except ConfigError as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from e
+        fail(str(e))
 
 
 @app.command()
@@ -50,8 +51,7 @@ def operators(config: ConfigOpt = None) -> None:
     try:
         catalogue = load_catalogue(cfg.operator_paths())
     except ConfigError as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from e
+        fail(str(e))
     table = Table("operator", "family", "mechanism", "property", "magnitude", "easy", "medium",
                   "hard")
     for name, spec in sorted(catalogue.items()):
@@ -84,44 +84,88 @@ def generate_command(
     site: Annotated[Path | None, typer.Option(
         help="A directory of pages to serve on 127.0.0.1 (its manifest.json, else every .html).")
     ] = None,
+    split: Annotated[str | None, typer.Option(help=(
+        "Split name. When configs/splits/NAME.yaml (or a path to a split file) exists, its quota "
+        "table of operator × tier cells is filled instead of --pairs."))] = None,
     pairs: Annotated[int, typer.Option(min=0, help="Visual-diff pairs wanted.")] = 40,
-    no_diff: Annotated[int, typer.Option(min=0, help="No-diff controls wanted.")] = 8,
+    no_diff: Annotated[int | None, typer.Option(
+        min=0, help="No-diff controls wanted (default 8, or the split's).")] = None,
+    quota: Annotated[int | None, typer.Option(min=0, help="Override the split's pairs per cell.")
+    ] = None,
+    max_pairs_per_page: Annotated[int | None, typer.Option(
+        min=1, help="Override the split's pairs per page.")] = None,
+    mutations_per_pair: Annotated[int | None, typer.Option(min=1, max=3)] = None,
     seed: Annotated[int | None, typer.Option(help="Overrides the config's seed.")] = None,
-    split: Annotated[str | None, typer.Option(help="Split name (shard file prefix).")] = None,
     max_pages: Annotated[int | None, typer.Option(min=1)] = None,
-    pages_in_flight: Annotated[int, typer.Option(min=1, help="Pages loaded at once.")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes, each with a browser.")
+    ] = max(1, os.cpu_count() or 1),
+    pages_in_flight: Annotated[int, typer.Option(min=1, help="Pages loaded at once per worker.")
+    ] = 2,
+    executor: Annotated[str, typer.Option(help="local | ray")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (ray.init).")
+    ] = None,
+    keep_rejects: Annotated[int, typer.Option(
+        min=0, help="Keep this many rejected candidates per reason in out/rejects/.")] = 0,
     config: ConfigOpt = None,
 ) -> None:
-    """Render pages, mutate them, gate the pairs and write parquet shards + stats.json."""
-    overrides = {k: v for k, v in (("seed", seed), ("split", split)) if v is not None}
+    """Render pages, mutate them, gate the pairs and write parquet shards + stats.json.
+    Re-running the same command resumes an interrupted run."""
+    overrides: dict[str, Any] = {"seed": seed} if seed is not None else {}
+    split_file = split_config_path(split) if split else None
+    if split:
+        overrides["split"] = split_file.stem if split_file else split
     cfg = _load(config, overrides)
+    if mutations_per_pair:
+        cfg.sampling.mutations_per_pair = mutations_per_pair
     if (urls_file is None) == (site is None):
-        console.print("[red]error:[/red] give exactly one of --urls-file or --site")
-        raise typer.Exit(2)
+        fail("give exactly one of --urls-file or --site")
+    if executor not in ("local", "ray"):
+        fail("--executor is local or ray")
     with contextlib.ExitStack() as stack:
         if site is not None:
-            base = stack.enter_context(serve_directory(site))
-            pages = pages_from_site(site, base)
+            pages = pages_from_site(site, stack.enter_context(serve_directory(site)))
         else:
             assert urls_file is not None
             pages = pages_from_urls_file(urls_file)
         pages = pages[:max_pages] if max_pages else pages
-        progress = stack.enter_context(Progress(
-            TextColumn("[bold]pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[accepted]} pairs"), console=console))
-        task = progress.add_task("pages", total=len(pages), accepted=0)
-        accepted = 0
-
-        def on_progress(result: PageResult | None, n: int) -> None:
-            nonlocal accepted
-            accepted += len(result.pairs) if result else 0
-            progress.update(task, advance=n, accepted=accepted)
-
+        options = {"workers": workers, "pages_in_flight": pages_in_flight,
+                   "keep_rejects": keep_rejects, "executor": executor,
+                   "ray_address": ray_address}
         try:
-            stats = generate(RunRequest(pages, out, pairs, no_diff, pages_in_flight), cfg,
-                             on_progress)
+            if split_file is not None:
+                req = split_request(split_file, pages, out, cfg, quota, max_pairs_per_page,
+                                    no_diff, options)
+            else:
+                req = RunRequest.for_pairs(pages, out, pairs, 8 if no_diff is None else no_diff,
+                                           cfg, **options)
+            progress = stack.enter_context(Progress(
+                TextColumn("[bold]pages"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TextColumn("{task.fields[accepted]} pairs accepted"),
+                console=console))
+            task = progress.add_task("pages", total=len(pages), accepted=0)
+            stats = generate(req, cfg, lambda n, accepted: progress.update(
+                task, advance=n, accepted=progress.tasks[0].fields["accepted"] + accepted))
         except (ConfigError, RunMismatch) as e:
-            console.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(2) from e
+            fail(str(e))
     console.print(_summary(stats))
     console.print(f"wrote {out}/data, {out}/stats.json, {out}/config.yaml")
+
+
+def split_request(split_file: Path, pages: list, out: Path, cfg: RunConfig, quota: int | None,
+                  max_pairs_per_page: int | None, no_diff: int | None,
+                  options: dict[str, Any]) -> RunRequest:
+    split = load_split(split_file)
+    changes = {k: v for k, v in (("quota_per_cell", quota), ("no_diff", no_diff),
+                                 ("max_pairs_per_page", max_pairs_per_page)) if v is not None}
+    split = split.model_copy(update=changes)
+    catalogue = load_catalogue(cfg.operator_paths())
+    unknown = set(split.operators or []) - set(catalogue)
+    if unknown:
+        raise ConfigError(f"{split_file}: key 'operators': unknown operator(s) {sorted(unknown)}")
+    return RunRequest(pages, out, Quota.from_split(split, list(catalogue)),
+                      cfg.sampling.max_pairs_per_page, split.no_diff, **options)
+
+
+def fail(message: str) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)

@@ -47,6 +47,7 @@ class CandidateConfig(Strict):
 class SamplingConfig(Strict):
     tries_per_page: int = Field(80, ge=1)
     max_pairs_per_page: int = Field(12, ge=1)
+    mutations_per_pair: int = Field(1, ge=1, le=3)
 
 
 class GateConfig(Strict):

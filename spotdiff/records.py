@@ -39,6 +39,8 @@ class Element:
     flags: frozenset[str]  # text, paint, image, leaf, control...
     styles: dict[str, str]
     parent_index: int | None = None
+    classes: tuple[str, ...] = ()
+    src: str = ""  # an image's URL
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class Mutation:
     direction: str
     magnitude: float
     tier: str
-    params: dict[str, Any] = field(default_factory=dict)
+    css_value: str = ""  # what is written to the page, when not `new_value` itself
 
 
 @dataclass(frozen=True)
@@ -82,4 +84,5 @@ class Pair:
     language: str
     sentence: str
     descriptions: list[str] = field(default_factory=list)  # one per mutation
+    boxes: list[Box] = field(default_factory=list)  # one per mutation: before ∪ after region
     task_type: str = "visual_diff"

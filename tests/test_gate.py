@@ -16,15 +16,16 @@ def frames():
 
 def test_no_change_measures_zero_and_is_no_effect():
     before, after = frames()
-    m = pair_metrics(diff_mask(before, after), BOX, margin=2)
-    assert m == {"pixel_diff": 0.0, "target_diff": 0.0, "outside_diff": 0.0}
+    m = pair_metrics(diff_mask(before, after), [BOX], margin=2)
+    assert m == {"pixel_diff": 0.0, "target_diff": 0.0, "outside_diff": 0.0,
+                 "min_target_diff": 0.0}
     assert verdict(m, GateConfig()) == "no_effect"
 
 
 def test_change_inside_the_box_only():
     before, after = frames()
     after[20:30, 10:25] = 0  # half of the box
-    m = pair_metrics(diff_mask(before, after), BOX, margin=2)
+    m = pair_metrics(diff_mask(before, after), [BOX], margin=2)
     assert m["pixel_diff"] == pytest.approx(150 / (H * W))
     assert m["target_diff"] == pytest.approx(0.5)
     assert m["outside_diff"] == 0.0
@@ -35,7 +36,7 @@ def test_change_outside_the_box_is_contamination():
     before, after = frames()
     after[20:30, 10:40] = 0  # the whole box
     after[60:70, 60:90] = 0  # and 300 px elsewhere
-    m = pair_metrics(diff_mask(before, after), BOX, margin=2)
+    m = pair_metrics(diff_mask(before, after), [BOX], margin=2)
     grown = (30 + 4) * (10 + 4)
     assert m["target_diff"] == 1.0
     assert m["outside_diff"] == pytest.approx(300 / (H * W - grown))
@@ -46,7 +47,7 @@ def test_margin_absorbs_antialiasing_next_to_the_box():
     before, after = frames()
     after[20:30, 10:40] = 0
     after[19, 10:40] = 128  # one row just above the box
-    m = pair_metrics(diff_mask(before, after), BOX, margin=2)
+    m = pair_metrics(diff_mask(before, after), [BOX], margin=2)
     assert m["outside_diff"] == 0.0
 
 
@@ -59,3 +60,16 @@ def test_single_channel_change_counts():
 def test_union_box_covers_both():
     assert union_box((10, 10, 5, 5), (12, 8, 10, 3)) == (10, 8, 12, 7)
     assert union_box((1, 2, 3, 4), None) == (1, 2, 3, 4)
+
+
+def test_every_target_of_a_multi_mutation_pair_must_change():
+    before, after = frames()
+    other = (60, 50, 20, 20)
+    after[20:30, 10:40] = 0  # the first box changes, the second does not
+    m = pair_metrics(diff_mask(before, after), [BOX, other], margin=2)
+    assert m["target_diff"] == pytest.approx(300 / (300 + 400))
+    assert m["min_target_diff"] == 0.0
+    assert verdict(m, GateConfig()) == "no_effect"
+    after[55, 65] = 0
+    m = pair_metrics(diff_mask(before, after), [BOX, other], margin=2)
+    assert m["outside_diff"] == 0.0 and verdict(m, GateConfig()) is None

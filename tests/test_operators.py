@@ -53,7 +53,8 @@ async def apply_each(cfg, url, operators):
                                           "value": m.new_value})
             await loaded.revert()
             stats = Stats()
-            pair = await job.try_mutation(loaded, before, m, stats)
+            outcome = await job.try_pair(loaded, before, [m], stats)
+            pair = outcome.pair if outcome.reason is None else None
             results[op] = (m, applied, pair, stats)
         await loaded.close()
     return results
@@ -93,11 +94,12 @@ def test_reflow_causing_change_is_rejected_as_contaminated(cfg, test_site):
                            property="font-size", old_value="16px", new_value="30px",
                            direction="increase", magnitude=14, tier="easy")
             stats = Stats()
-            pair = await PageJob(renderer, catalogue, cfg).try_mutation(loaded, before, big,
-                                                                        stats)
+            outcome = await PageJob(renderer, catalogue, cfg).try_pair(
+                loaded, before, [big], stats)
+            assert outcome.reason == "contaminated" and outcome.pair is not None
+            pair = outcome.pair
             await loaded.close()
             return pair, stats
 
     pair, stats = run(body())
-    assert pair is None
     assert stats.get("candidates", "rejected", "contaminated") == 1

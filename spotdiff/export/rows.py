@@ -6,7 +6,8 @@ import hashlib
 import json
 from typing import Any
 
-from spotdiff.records import Mutation, Pair
+from spotdiff.mutators.catalogue import TIERS
+from spotdiff.records import Box, Mutation, Pair
 
 
 def pair_id(pair: Pair) -> str:
@@ -18,7 +19,11 @@ def pair_id(pair: Pair) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
-def mutation_dict(m: Mutation, description: str, template: str) -> dict[str, Any]:
+def hardest(tiers: list[str]) -> str:
+    return max(tiers, key=TIERS.index)
+
+
+def mutation_dict(m: Mutation, description: str, box: Box, template: str) -> dict[str, Any]:
     return {
         "type": m.operator,
         "element": description,
@@ -30,7 +35,7 @@ def mutation_dict(m: Mutation, description: str, template: str) -> dict[str, Any
         "new_value": m.new_value,
         "magnitude": m.magnitude,
         "tier": m.tier,
-        "bbox": list(m.element.box),
+        "bbox": list(box),
         "template": template,
     }
 
@@ -38,15 +43,16 @@ def mutation_dict(m: Mutation, description: str, template: str) -> dict[str, Any
 def to_row(pair: Pair, templates: dict[str, str]) -> dict[str, Any]:
     row_id = pair_id(pair)
     box = pair.target_box or (-1, -1, -1, -1)
-    dicts = [json.dumps(mutation_dict(m, d, templates[m.operator]), ensure_ascii=False)
-             for m, d in zip(pair.mutations, pair.descriptions, strict=False)]
+    dicts = [json.dumps(mutation_dict(m, d, b, templates[m.operator]), ensure_ascii=False)
+             for m, d, b in zip(pair.mutations, pair.descriptions, pair.boxes, strict=True)]
     operators = [m.operator for m in pair.mutations]
     return {
         "id": row_id,
         "image_before": {"bytes": pair.before.png, "path": f"{row_id}_before.png"},
         "image_after": {"bytes": pair.after.png, "path": f"{row_id}_after.png"},
         "task_type": pair.task_type,
-        "difficulty": "no_diff" if pair.task_type == "no_diff" else pair.mutations[0].tier,
+        "difficulty": ("no_diff" if pair.task_type == "no_diff"
+                       else hardest([m.tier for m in pair.mutations])),
         "ground_truth_diff": pair.sentence,
         "mutation_dicts_json": dicts,
         "mutation_types": operators,

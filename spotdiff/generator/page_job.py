@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,13 +12,15 @@ import numpy as np
 from spotdiff.config import RunConfig
 from spotdiff.generator.stats import Stats
 from spotdiff.grounding.gate import verdict
-from spotdiff.grounding.metrics import diff_mask, pair_metrics, union_box
+from spotdiff.grounding.metrics import boxes_overlap, diff_mask, grow_box, pair_metrics, union_box
 from spotdiff.mutators.catalogue import OperatorSpec
 from spotdiff.mutators.describe import describe_element, sentence
 from spotdiff.mutators.planner import page_context, plan
-from spotdiff.records import Mutation, Page, Pair, Shot
+from spotdiff.records import Box, Mutation, Page, Pair, Shot
 from spotdiff.renderer.session import LoadedPage, PageSkipped, Renderer
 
+# Mechanisms whose revert re-inserts or re-points content, so the first frame is checked after it
+RELOADING_MECHANISMS = frozenset({"attribute", "remove", "duplicate", "swap_next"})
 NO_DIFF_SENTENCE = "There is no visual difference between the two screenshots."
 
 
@@ -29,15 +33,33 @@ class PageUnit:
 
 
 @dataclass
+class Reject:
+    """A gated-out candidate kept for people to judge the thresholds by eye."""
+
+    reason: str
+    pair: Pair
+
+
+@dataclass
+class TryOutcome:
+    pair: Pair | None  # also when rejected, once it got as far as a screenshot
+    reason: str | None  # rejection reason; None when accepted
+    restored: bool  # the revert brought back the page's first frame
+
+
+@dataclass
 class PageResult:
     unit: PageUnit
     pairs: list[Pair] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
 
 
 def style_properties(catalogue: dict[str, OperatorSpec]) -> list[str]:
-    """Computed styles the browser must report: the operators' own plus those rules read."""
-    props = {spec.property for spec in catalogue.values() if spec.mechanism == "style"}
+    """Computed styles the browser must report: those the operators read or change."""
+    props = {spec.read or spec.property for spec in catalogue.values()
+             if spec.mechanism == "style" or spec.read}
+    props |= {p for spec in catalogue.values() for p in spec.applies_to.styles}
     return sorted(props | {"font-size", "color", "display", "position"})
 
 
@@ -45,11 +67,29 @@ def page_seed(seed: int, url: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(url.encode())])
 
 
+def group_mutations(items: Iterator[tuple[str, Mutation | str]], size: int,
+                    stats: Stats) -> Iterator[list[Mutation]]:
+    """Successive planned mutations bundled `size` at a time on non-overlapping elements."""
+    group: list[Mutation] = []
+    for operator, item in items:
+        if isinstance(item, str):
+            stats.count("operators", operator, "not_derived", item)
+            continue
+        if any(boxes_overlap(item.element.box, m.element.box) for m in group):
+            continue
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+
+
 class PageJob:
-    def __init__(self, renderer: Renderer, catalogue: dict[str, OperatorSpec], cfg: RunConfig):
+    def __init__(self, renderer: Renderer, catalogue: dict[str, OperatorSpec], cfg: RunConfig,
+                 keep_rejects: int = 0):
         self.renderer = renderer
         self.catalogue = catalogue
         self.cfg = cfg
+        self.keep_rejects = keep_rejects
         self.properties = style_properties(catalogue)
 
     async def run(self, unit: PageUnit) -> PageResult:
@@ -60,18 +100,18 @@ class PageJob:
         try:
             with stats.timed("load"):
                 loaded = await self.renderer.open(unit.page)
-            result.pairs = await self._mutate(loaded, unit, stats)
+            await self._mutate(loaded, unit, result)
             stats.count("pages", "loaded")
         except PageSkipped as e:
             stats.count("pages", "skipped", e.reason)
-            result.pairs = []
+            result.pairs, result.rejects = [], []
         finally:
             if loaded is not None:
                 await loaded.close()
         return result
 
-    async def _mutate(self, loaded: LoadedPage, unit: PageUnit, stats: Stats) -> list[Pair]:
-        c, _r = self.cfg.candidates, self.cfg.render
+    async def _mutate(self, loaded: LoadedPage, unit: PageUnit, result: PageResult) -> None:
+        c, r, stats = self.cfg.candidates, self.cfg.render, result.stats
         with stats.timed("enumerate"):
             elements = await loaded.elements(self.properties, {
                 "minWidth": c.min_width, "minHeight": c.min_height,
@@ -79,63 +119,102 @@ class PageJob:
         stats.count("elements", n=len(elements))
         with stats.timed("screenshot"):
             before = await loaded.stable_screenshot()
-        pairs: list[Pair] = []
         rng = page_seed(self.cfg.seed, unit.page.identity)
+        planned = plan(elements, self.catalogue, rng, page_context(elements), (r.width, r.height))
         tried = 0
-        for operator, item in plan(elements, self.catalogue, rng, page_context(elements)):
-            if len(pairs) >= unit.quota or tried >= self.cfg.sampling.tries_per_page:
+        for group in group_mutations(planned, self.cfg.sampling.mutations_per_pair, stats):
+            if len(result.pairs) >= unit.quota or tried >= self.cfg.sampling.tries_per_page:
                 break
-            if isinstance(item, str):
-                stats.count("operators", operator, "not_derived", item)
-                continue
             tried += 1
-            pair = await self.try_mutation(loaded, before, item, stats)
-            if pair is not None:
-                pairs.append(pair)
+            outcome = await self.try_pair(loaded, before, group, stats)
+            if outcome.pair is not None and outcome.reason is None:
+                result.pairs.append(outcome.pair)
+            elif outcome.pair is not None and self._keep(result, outcome.reason):
+                result.rejects.append(Reject(outcome.reason, outcome.pair))
+            if not outcome.restored:
+                # the page no longer shows its first frame: keep what it gave, try no more
+                stats.count("pages", "revert_failed")
+                break
         if tried:
             await self._check_baseline(loaded, before, stats)
         for _ in range(unit.no_diff):
-            pairs.append(await self._no_diff(unit.page, before, loaded.language, stats))
-        return pairs
+            result.pairs.append(await self._no_diff(unit.page, before, loaded.language, stats))
 
-    async def try_mutation(self, loaded: LoadedPage, before: Shot, m: Mutation,
-                   stats: Stats) -> Pair | None:
-        op = m.operator
+    def _keep(self, result: PageResult, reason: str | None) -> bool:
+        return sum(r.reason == reason for r in result.rejects) < self.keep_rejects
+
+    async def try_pair(self, loaded: LoadedPage, before: Shot, group: list[Mutation],
+                       stats: Stats) -> TryOutcome:
+        """Apply every mutation of the group, screenshot, revert, gate."""
         stats.count("candidates", "tried")
-        stats.count("operators", op, "tried")
+        for m in group:
+            stats.count("operators", m.operator, "tried")
+        boxes: list[Box] = []
+        reason = None
         with stats.timed("apply"):
-            applied = await loaded.apply({"selector": m.element.selector, "mechanism": m.mechanism,
-                                          "property": m.property, "value": m.new_value})
+            for m in group:
+                applied = await loaded.apply({
+                    "selector": m.element.selector, "mechanism": m.mechanism,
+                    "property": m.property, "value": m.css_value or m.new_value,
+                    "old": m.old_value})
+                if applied.get("error"):
+                    reason = "apply_failed"
+                    break
+                if not applied["resolves"]:
+                    reason = "selector_lost"
+                box = union_box(tuple(applied["oldBox"]), tuple(applied["newBox"]))
+                spread = round(self.catalogue[m.operator].spread * m.magnitude)
+                boxes.append(grow_box(box, spread))
         after = None
-        if not applied.get("error"):
+        if reason is None or reason == "selector_lost":
             with stats.timed("screenshot"):
                 after = await loaded.screenshot()
         with stats.timed("revert"):
             await loaded.revert()
-        if applied.get("error") or after is None:
-            reason = "apply_failed"
-        elif not applied["resolves"]:
-            reason = "selector_lost"
-        else:
-            with stats.timed("gate"):
-                new_box = tuple(applied["newBox"]) if applied["newBox"] else None
-                box = union_box(tuple(applied["oldBox"]), new_box)
-                metrics = pair_metrics(diff_mask(before.pixels, after.pixels), box,
-                                       self.cfg.gate.margin_px)
-                reason = verdict(metrics, self.cfg.gate)
+            restored = (not any(m.mechanism in RELOADING_MECHANISMS for m in group)
+                        or await self._await_restored(loaded, before))
+        if after is None:
+            self._count(stats, group, reason)
+            return TryOutcome(None, reason, restored)
+        with stats.timed("gate"):
+            metrics = pair_metrics(diff_mask(before.pixels, after.pixels), boxes,
+                                   self.cfg.gate.margin_px)
+            reason = reason or verdict(metrics, self.cfg.gate)
+        self._count(stats, group, reason)
+        r = self.cfg.render
+        described = [describe_element(m.element, r.width, r.height) for m in group]
+        target = boxes[0]
+        for box in boxes[1:]:
+            target = union_box(target, box)
+        pair = Pair(
+            page=loaded.page, before=before, after=after, mutations=group, target_box=target,
+            metrics=metrics, language=loaded.language or "und",
+            sentence=" ".join(sentence(self.catalogue[m.operator], m, d)
+                              for m, d in zip(group, described, strict=True)),
+            descriptions=described, boxes=boxes,
+        )
+        return TryOutcome(pair, reason, restored)
+
+    @staticmethod
+    def _count(stats: Stats, group: list[Mutation], reason: str | None) -> None:
         if reason is not None:
             stats.count("candidates", "rejected", reason)
-            stats.count("operators", op, "rejected", reason)
-            return None
+            for m in group:
+                stats.count("operators", m.operator, "rejected", reason)
+            return
         stats.count("candidates", "accepted")
-        stats.count("operators", op, "accepted")
-        stats.count("operators", op, "accepted_by_tier", m.tier)
-        r = self.cfg.render
-        described = describe_element(m.element, r.width, r.height)
-        return Pair(page=loaded.page, before=before, after=after, mutations=[m], target_box=box,
-                    metrics=metrics, language=loaded.language or "und",
-                    sentence=sentence(self.catalogue[op], m, described),
-                    descriptions=[described])
+        for m in group:
+            stats.count("operators", m.operator, "accepted")
+            stats.count("operators", m.operator, "accepted_by_tier", m.tier)
+
+    async def _await_restored(self, loaded: LoadedPage, before: Shot, attempts: int = 5) -> bool:
+        """DOM and attribute edits can make the page fetch, decode or redraw again on revert (an
+        image swapped back, a chart reacting to layout); wait for its first frame to return."""
+        for _ in range(attempts):
+            if np.array_equal((await loaded.screenshot()).pixels, before.pixels):
+                return True
+            await asyncio.sleep(0.1)
+        return False
 
     async def _check_baseline(self, loaded: LoadedPage, before: Shot, stats: Stats) -> None:
         """Reverting every try must restore the page exactly; count pages where it did not."""
@@ -153,7 +232,7 @@ class PageJob:
                 after = await second.stable_screenshot()
         finally:
             await second.close()
-        metrics = pair_metrics(diff_mask(before.pixels, after.pixels), None, 0)
+        metrics = pair_metrics(diff_mask(before.pixels, after.pixels), [], 0)
         stats.count("no_diff", "made")
         if metrics["pixel_diff"] > 0:
             stats.count("no_diff", "nonzero_diff")

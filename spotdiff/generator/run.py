@@ -1,15 +1,12 @@
-"""A generation run: pages become work units, each unit's rows land in a part file, and the parts
-are finally cut into the dataset's shards.
+"""A generation run: pages become work units, workers turn each unit into a part file in the run
+ledger, and the finished parts are cut into the dataset's shards by the quota selection.
 
-The run directory is the ledger: a unit whose stats file exists is finished (its part was written
-first, atomically), so re-running the same command resumes with no lost and no duplicated rows.
-Which rows make the dataset depends only on the per-unit results, never on timing, so a resumed
-run gives the same rows as an uninterrupted one.
+Which rows make the dataset depends only on the per-unit results, never on scheduling, so a
+resumed run (after a crash or kill -9) gives the same rows as an uninterrupted one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import math
@@ -22,138 +19,72 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
 from spotdiff.config import RunConfig
-from spotdiff.export.parquet import schema, write_rows, write_table
-from spotdiff.export.rows import to_row
-from spotdiff.generator.page_job import PageJob, PageResult, PageUnit
+from spotdiff.export.parquet import schema, write_table
+from spotdiff.generator.executors import run_local, run_ray
+from spotdiff.generator.ledger import RunDir, write_json
+from spotdiff.generator.page_job import PageUnit
+from spotdiff.generator.selection import Quota, fill_table, select
 from spotdiff.generator.stats import Stats
+from spotdiff.generator.worker import WorkerSetup
 from spotdiff.mutators.catalogue import OperatorSpec, load_catalogue
 from spotdiff.records import Page
-from spotdiff.renderer.session import Renderer
-
-
-class RunMismatch(RuntimeError):
-    """The output directory holds a run with different inputs."""
 
 
 @dataclass(frozen=True)
 class RunRequest:
     pages: Sequence[Page]
     out: Path
-    pairs: int
+    quota: Quota
+    unit_quota: int  # accepted pairs each page is asked for before selection
     no_diff: int
+    workers: int = 1
     pages_in_flight: int = 2
+    keep_rejects: int = 0
+    executor: str = "local"
+    ray_address: str | None = None
+
+    @classmethod
+    def for_pairs(cls, pages: Sequence[Page], out: Path, pairs: int, no_diff: int,
+                  cfg: RunConfig, **kwargs: Any) -> RunRequest:
+        """`--pairs N`: N pairs of any operator and tier, spread evenly over the pages with a
+        little slack (some pages give less)."""
+        per_page = (min(cfg.sampling.max_pairs_per_page, math.ceil(pairs / len(pages)) + 1)
+                    if pages and pairs else 0)
+        return cls(pages, out, Quota.total_pairs(pairs, per_page), per_page, no_diff, **kwargs)
 
 
-def make_units(pages: Sequence[Page], pairs: int, no_diff: int, cfg: RunConfig) -> list[PageUnit]:
-    """Spread the requested pairs over the pages with a little slack (some pages give less), and
-    the no-diff controls over a seeded choice of pages."""
+def make_units(req: RunRequest, seed: int) -> list[PageUnit]:
+    """One unit per page; the no-diff controls go to a seeded choice of pages."""
+    pages = req.pages
     if not pages:
         return []
-    quota = min(cfg.sampling.max_pairs_per_page, math.ceil(pairs / len(pages)) + 1) if pairs else 0
     order = sorted(range(len(pages)),
-                   key=lambda i: zlib.crc32(f"{cfg.seed}|{pages[i].identity}".encode()))
-    controls = Counter(order[k % len(pages)] for k in range(no_diff))
-    return [PageUnit(i, page, quota, controls[i]) for i, page in enumerate(pages)]
-
-
-def take_round_robin(counts: Sequence[int], total: int) -> list[int]:
-    """How many rows to take from each unit: one from each in turn until `total` is reached."""
-    taken = [0] * len(counts)
-    remaining = total
-    for level in range(max(counts, default=0)):
-        for i, count in enumerate(counts):
-            if remaining == 0:
-                return taken
-            if count > level:
-                taken[i] += 1
-                remaining -= 1
-    return taken
-
-
-class RunDir:
-    def __init__(self, out: Path, split: str):
-        self.out = out
-        self.split = split
-        self.ledger = out / ".run"
-        self.units = self.ledger / "units"
-
-    def part(self, index: int) -> Path:
-        return self.units / f"unit-{index:06d}.parquet"
-
-    def done_marker(self, index: int) -> Path:
-        return self.units / f"unit-{index:06d}.json"
-
-    def claim(self, fingerprint: str) -> None:
-        self.units.mkdir(parents=True, exist_ok=True)
-        marker = self.ledger / "run.json"
-        if marker.exists():
-            if json.loads(marker.read_text())["fingerprint"] != fingerprint:
-                raise RunMismatch(f"{self.out} holds a run with other pages, counts or config; "
-                                  "use another --out or remove it")
-        else:
-            _write_json(marker, {"fingerprint": fingerprint})
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
-    tmp.replace(path)
+                   key=lambda i: zlib.crc32(f"{seed}|{pages[i].identity}".encode()))
+    controls = Counter(order[k % len(pages)] for k in range(req.no_diff))
+    return [PageUnit(i, page, req.unit_quota, controls[i]) for i, page in enumerate(pages)]
 
 
 def fingerprint(req: RunRequest, cfg: RunConfig, catalogue: dict[str, OperatorSpec]) -> str:
     material = {
-        "pages": [p.identity for p in req.pages], "pairs": req.pairs, "no_diff": req.no_diff,
-        "config": cfg.model_dump(mode="json"),
+        "pages": [p.identity for p in req.pages], "no_diff": req.no_diff,
+        "quota": sorted((list(k), v) for k, v in req.quota.cells.items()),
+        "per_page": [req.unit_quota, req.quota.max_per_page, req.quota.max_domain_share],
+        "config": cfg.model_dump(mode="json"), "keep_rejects": req.keep_rejects,
         "operators": {n: s.model_dump(mode="json") for n, s in sorted(catalogue.items())},
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
-def save_unit(run: RunDir, result: PageResult, templates: dict[str, str], cfg: RunConfig) -> None:
-    rows = [to_row(pair, templates) for pair in result.pairs]
-    with result.stats.timed("write"):
-        write_rows(rows, run.part(result.unit.index), cfg.export.row_group_rows)
-    counts = Counter(row["task_type"] for row in rows)
-    _write_json(run.done_marker(result.unit.index), {"rows": dict(counts),
-                                                     "stats": result.stats.data})
-
-
-async def _run_units(units: Sequence[PageUnit], run: RunDir, cfg: RunConfig,
-                     catalogue: dict[str, OperatorSpec], in_flight: int,
-                     on_done: Callable[[PageResult], None]) -> str:
-    templates = {name: spec.template for name, spec in catalogue.items()}
-    queue: asyncio.Queue[PageUnit] = asyncio.Queue()
-    for unit in units:
-        queue.put_nowait(unit)
-    async with Renderer(cfg.browser, cfg.render) as renderer:
-        job = PageJob(renderer, catalogue, cfg)
-
-        async def worker() -> None:
-            while not queue.empty():
-                unit = queue.get_nowait()
-                try:
-                    result = await asyncio.wait_for(job.run(unit), cfg.render.page_budget_s)
-                except asyncio.TimeoutError:
-                    result = PageResult(unit)
-                    result.stats.count("pages", "total")
-                    result.stats.count("pages", "skipped", "page_budget_exceeded")
-                save_unit(run, result, templates, cfg)
-                on_done(result)
-
-        await asyncio.gather(*(worker() for _ in range(max(1, in_flight))))
-        return renderer.choice.describe() if renderer.choice else "unknown"
-
-
-def finalize(run: RunDir, units: Sequence[PageUnit], pairs: int, cfg: RunConfig,
-             metadata: dict[str, str]) -> dict[str, int]:
-    """Cut the unit parts into shards: visual rows round-robin across pages, every control."""
-    done = [json.loads(run.done_marker(u.index).read_text())["rows"] for u in units]
-    take = take_round_robin([d.get("visual_diff", 0) for d in done], pairs)
+def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunConfig,
+             metadata: dict[str, str]) -> tuple[dict[str, int], dict[str, Any]]:
+    """Select rows by quota and cut the unit parts into shards, streaming part by part."""
+    markers = [run.read_marker(u.index) for u in units]
+    cells = [[tuple(c) for c in m["visual"]] for m in markers]
+    chosen = select(cells, [u.page.domain for u in units], req.quota)
     data_dir = run.out / "data"
     for old in data_dir.glob(f"{run.split}-*.parquet"):
         old.unlink()
@@ -161,79 +92,115 @@ def finalize(run: RunDir, units: Sequence[PageUnit], pairs: int, cfg: RunConfig,
     shards: list[Path] = []
 
     def flush() -> None:
-        table = pa.concat_tables(pending)
+        table = pa.concat_tables(pending) if pending else schema().empty_table()
         pending.clear()
         path = data_dir / f"{run.split}-{len(shards):05d}.parquet"
         write_table(table, path, cfg.export.row_group_rows, metadata)
         shards.append(path)
 
     buffered = 0
-    for unit, n_visual in zip(units, take, strict=False):
+    for unit, marker, picks in zip(units, markers, chosen, strict=True):
         table = pq.read_table(run.part(unit.index))
-        keep = pc.or_(
-            pc.equal(table["task_type"], "no_diff"),
-            pa.array([i < n_visual for i in range(table.num_rows)]),
-        )
-        table = table.filter(keep)
-        if table.num_rows:
-            pending.append(table)
-            buffered += table.num_rows
+        n_visual = len(marker["visual"])  # visual rows come first in a part, then controls
+        keep = [*picks, *range(n_visual, table.num_rows)]
+        if keep:
+            pending.append(table.take(keep))
+            buffered += len(keep)
         if buffered >= cfg.export.shard_rows:
             flush()
             buffered = 0
     if pending or not shards:
-        if not pending:
-            pending.append(schema().empty_table())
         flush()
-    total = len(shards)
     for i, path in enumerate(shards):
-        path.replace(path.with_name(f"{run.split}-{i:05d}-of-{total:05d}.parquet"))
-    written = Counter()
+        path.replace(path.with_name(f"{run.split}-{i:05d}-of-{len(shards):05d}.parquet"))
+    rows = Counter()
     for f in data_dir.glob(f"{run.split}-*.parquet"):
-        written.update(pq.read_table(f, columns=["task_type"])["task_type"].to_pylist())
-    return dict(written)
+        rows.update(pq.read_table(f, columns=["task_type"])["task_type"].to_pylist())
+    write_rejects_index(run, markers, req.keep_rejects)
+    return dict(rows), fill_table(cells, chosen, req.quota)
+
+
+def write_rejects_index(run: RunDir, markers: Sequence[dict[str, Any]], keep: int) -> None:
+    """`rejects/index.jsonl`: the first `keep` rejects per reason in unit order; the rest go."""
+    if not keep:
+        return
+    per_reason: Counter[str] = Counter()
+    lines = []
+    for entry in (e for m in markers for e in m["rejects"]):
+        per_reason[entry["reason"]] += 1
+        if per_reason[entry["reason"]] <= keep:
+            lines.append(json.dumps(entry, ensure_ascii=False))
+        else:
+            for side in ("before", "after"):
+                (run.out / entry[side]).unlink(missing_ok=True)
+    run.rejects.mkdir(parents=True, exist_ok=True)
+    (run.rejects / "index.jsonl").write_text("".join(f"{line}\n" for line in lines))
+
+
+def shortfalls(fill: dict[str, dict[str, list[int]]], stats: Stats) -> dict[str, dict[str, str]]:
+    """Why each unfilled cell stayed short, from what the pages offered and the gate's verdicts."""
+    out: dict[str, dict[str, str]] = {}
+    for op, tiers in fill.items():
+        op_stats = stats.get("operators", op) or {}
+        rejected = sorted((op_stats.get("rejected") or {}).items(), key=lambda kv: -kv[1])
+        for tier, (got, wanted, offered) in tiers.items():
+            if got >= wanted:
+                continue
+            if not op_stats.get("tried"):
+                why = "no page had an element this operator applies to"
+            elif offered > got:
+                why = f"{offered} accepted but held back by the per-page or domain caps"
+            else:
+                top = ", ".join(f"{k} {v}" for k, v in rejected[:2]) or "none"
+                why = (f"only {offered} accepted in this tier; {op_stats['tried']} tried, "
+                       f"top rejections: {top}")
+            out.setdefault(op, {})[tier] = why
+    return out
 
 
 def summarize(units: Sequence[PageUnit], run: RunDir, elapsed: float) -> Stats:
     stats = Stats()
     for unit in units:
-        stats.merge(Stats(json.loads(run.done_marker(unit.index).read_text())["stats"]))
+        stats.merge(Stats(run.read_marker(unit.index)["stats"]))
     stats.data["elapsed_s"] = round(elapsed, 3)
-    tried = stats.get("candidates", "tried")
-    accepted = stats.get("candidates", "accepted")
-    stats.data["candidates_per_s"] = round(tried / elapsed, 3) if elapsed else 0.0
-    stats.data["accepted_per_s"] = round(accepted / elapsed, 3) if elapsed else 0.0
+    for key, counter in (("candidates_per_s", "tried"), ("accepted_per_s", "accepted")):
+        stats.data[key] = round(stats.get("candidates", counter) / elapsed, 3) if elapsed else 0.0
     return stats
 
 
 def generate(req: RunRequest, cfg: RunConfig,
-             on_progress: Callable[[PageResult | None, int], None] | None = None) -> dict[str, Any]:
-    """Run (or resume) generation; returns the stats also written to `out/stats.json`."""
+             on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run (or resume) generation; returns the stats also written to `out/stats.json`.
+    `on_progress(units_finished, pairs_accepted)` is called as units finish."""
     catalogue = load_catalogue(cfg.operator_paths())
     run = RunDir(req.out, cfg.split)
     run.claim(fingerprint(req, cfg, catalogue))
-    units = make_units(req.pages, req.pairs, req.no_diff, cfg)
-    todo = [u for u in units if not run.done_marker(u.index).exists()]
-    if on_progress:
-        on_progress(None, len(units) - len(todo))
+    units = make_units(req, cfg.seed)
+    todo = [u for u in units if not run.is_done(u.index)]
+    progress = on_progress or (lambda units_done, pairs: None)
+    progress(len(units) - len(todo), 0)
     start = time.perf_counter()
     browser = "not started (every unit was already done)"
     if todo:
-        browser = asyncio.run(_run_units(
-            todo, run, cfg, catalogue, req.pages_in_flight,
-            lambda result: on_progress(result, 1) if on_progress else None))
-    elapsed = time.perf_counter() - start
+        setup = WorkerSetup.of(cfg, catalogue, run, req.keep_rejects, req.pages_in_flight)
+        if req.executor == "ray":
+            browser = run_ray(todo, setup, req.ray_address, progress)
+        else:
+            browser = run_local(todo, setup, req.workers, cfg.render.page_budget_s, progress)
+    elapsed = run.add_elapsed(time.perf_counter() - start)
     stats = summarize(units, run, elapsed)
     metadata = {"spotdiff": json.dumps({"seed": cfg.seed, "split": cfg.split,
                                         "operators": sorted(catalogue)})}
     with stats.timed("finalize"):
-        rows = finalize(run, units, req.pairs, cfg, metadata)
+        rows, fill = finalize(run, units, req, cfg, metadata)
     stats.data.update({
-        "requested": {"pairs": req.pairs, "no_diff": req.no_diff, "pages": len(req.pages)},
-        "rows": rows, "browser": browser, "seed": cfg.seed, "split": cfg.split,
-        "resumed_units": len(units) - len(todo),
+        "requested": {"cells": {"+".join(k): v for k, v in req.quota.cells.items()},
+                      "no_diff": req.no_diff, "pages": len(req.pages)},
+        "rows": rows, "fill": fill, "short_cells": shortfalls(fill, stats), "browser": browser,
+        "seed": cfg.seed, "split": cfg.split, "resumed_units": len(units) - len(todo),
+        "workers": req.workers, "executor": req.executor,
     })
-    _write_json(req.out / "stats.json", stats.data)
+    write_json(req.out / "stats.json", stats.data)
     (req.out / "config.yaml").write_text(yaml.safe_dump(
         {**cfg.model_dump(mode="json"),
          "operator_specs": {n: s.model_dump(mode="json") for n, s in sorted(catalogue.items())}},

@@ -7,7 +7,7 @@ from spotdiff.config import GateConfig
 
 def verdict(metrics: dict[str, float], cfg: GateConfig) -> str | None:
     """None when the pair is accepted, else the rejection reason."""
-    if metrics["target_diff"] <= 0 or metrics["target_diff"] < cfg.min_target_diff:
+    if metrics["min_target_diff"] <= 0 or metrics["min_target_diff"] < cfg.min_target_diff:
         return "no_effect"
     if metrics["outside_diff"] > cfg.max_outside_diff:
         return "contaminated"

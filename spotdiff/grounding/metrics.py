@@ -1,6 +1,8 @@
-"""Pixel measures of a before/after pair relative to the mutated element's box."""
+"""Pixel measures of a before/after pair relative to the boxes of the mutated elements."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,26 +29,43 @@ def union_box(a: Box, b: Box | None) -> Box:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
-def clip_box(box: Box, width: int, height: int, grow: int = 0) -> tuple[int, int, int, int]:
-    """The box grown by `grow` px and clipped to the image, as (x0, y0, x1, y1) slice bounds."""
+def grow_box(box: Box, px: int) -> Box:
+    return (box[0] - px, box[1] - px, box[2] + 2 * px, box[3] + 2 * px)
+
+
+def boxes_overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _slices(box: Box, width: int, height: int) -> tuple[slice, slice]:
     x, y, w, h = box
-    return (max(0, x - grow), max(0, y - grow), min(width, x + w + grow), min(height, y + h + grow))
+    return slice(max(0, y), min(height, y + h)), slice(max(0, x), min(width, x + w))
 
 
-def pair_metrics(mask: np.ndarray, box: Box | None, margin: int) -> dict[str, float]:
-    """pixel_diff: changed fraction of the frame; target_diff: of the target box;
-    outside_diff: of the frame outside the box grown by `margin` (reflow contamination)."""
-    height, width = mask.shape
+def region(shape: tuple[int, int], boxes: Sequence[Box], grow: int = 0) -> np.ndarray:
+    """Mask of the union of the boxes, each grown by `grow` px, clipped to the frame."""
+    inside = np.zeros(shape, bool)
+    for box in boxes:
+        inside[_slices(grow_box(box, grow), shape[1], shape[0])] = True
+    return inside
+
+
+def pair_metrics(mask: np.ndarray, boxes: Sequence[Box], margin: int) -> dict[str, float]:
+    """pixel_diff: changed fraction of the frame; target_diff: of the target boxes' union;
+    outside_diff: of the frame outside the boxes grown by `margin` (reflow contamination);
+    min_target_diff: of the least-changed single box (every target must show its change)."""
     changed = int(mask.sum())
-    metrics = {"pixel_diff": changed / mask.size, "target_diff": 0.0, "outside_diff": 0.0}
-    if box is None:
+    metrics = {"pixel_diff": changed / mask.size, "target_diff": 0.0, "outside_diff": 0.0,
+               "min_target_diff": 0.0}
+    if not boxes:
         metrics["outside_diff"] = metrics["pixel_diff"]
         return metrics
-    x0, y0, x1, y1 = clip_box(box, width, height)
-    if x1 > x0 and y1 > y0:
-        metrics["target_diff"] = float(mask[y0:y1, x0:x1].mean())
-    gx0, gy0, gx1, gy1 = clip_box(box, width, height, grow=margin)
-    inside = int(mask[gy0:gy1, gx0:gx1].sum())
-    outside_area = mask.size - (gx1 - gx0) * (gy1 - gy0)
-    metrics["outside_diff"] = (changed - inside) / outside_area if outside_area else 0.0
+    inside = region(mask.shape, boxes)
+    if inside.any():
+        metrics["target_diff"] = float(mask[inside].mean())
+    outside = ~region(mask.shape, boxes, margin)
+    if outside.any():
+        metrics["outside_diff"] = float(mask[outside].sum() / outside.sum())
+    per_box = [mask[_slices(b, mask.shape[1], mask.shape[0])] for b in boxes]
+    metrics["min_target_diff"] = min(float(p.mean()) if p.size else 0.0 for p in per_box)
     return metrics

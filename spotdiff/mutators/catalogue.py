@@ -18,7 +18,8 @@ from spotdiff.config import ConfigError, Strict, read_yaml, validate
 
 TIERS = ("easy", "medium", "hard")
 Tier = Literal["easy", "medium", "hard"]
-Flag = Literal["text", "short_text", "paint", "image", "control", "leaf", "flex", "grid"]
+Flag = Literal["text", "short_text", "paint", "image", "control", "leaf", "flex", "grid",
+               "border", "sibling", "classes"]
 Direction = Literal["increase", "decrease", "either"]
 
 
@@ -30,7 +31,8 @@ class NumericValue(Strict):
     direction: Direction = "either"
     minimum: float | None = None
     maximum: float | None = None
-    normal: float | None = Field(None, description="Value of the keyword 'normal' in `unit`.")
+    keywords: dict[str, float] = Field(
+        default_factory=dict, description="Values of keywords in `unit`, e.g. {normal: 1.2}.")
 
 
 class StepsValue(Strict):
@@ -53,12 +55,53 @@ class TextValue(Strict):
     kind: Literal["text"]
 
 
-ValueRule = Annotated[NumericValue | StepsValue | ColorValue | TextValue,
-                      Field(discriminator="kind")]
+class KeywordValue(Strict):
+    """Another keyword from a list (e.g. text-align left → center); the operator measures its
+    magnitude by element area."""
+
+    kind: Literal["keyword"]
+    values: list[str] = Field(min_length=1)
+
+
+class ClassStepsValue(Strict):
+    """Utility classes stepped along a scale (`text-sm` → `text-base`); magnitude in steps.
+
+    `scales` are explicit ordered lists; `shades` steps colour classes such as `bg-yellow-600`
+    along the shade numbers for the given prefixes."""
+
+    kind: Literal["class_steps"]
+    scales: list[list[str]] = Field(default_factory=list)
+    shade_prefixes: list[str] = Field(default_factory=list)
+    shades: list[int] = Field(default_factory=lambda: [50, 100, 200, 300, 400, 500, 600, 700,
+                                                       800, 900, 950])
+
+
+class PageImageValue(Strict):
+    """Another image of the same page (substitution); magnitude by element area."""
+
+    kind: Literal["page_image"]
+
+
+class NoValue(Strict):
+    """Structural edits with no value (remove, duplicate, swap); magnitude by element area."""
+
+    kind: Literal["none"]
+    label: str = Field(description="What the element becomes, e.g. 'removed'.")
+
+
+ValueRule = Annotated[
+    NumericValue | StepsValue | ColorValue | TextValue | KeywordValue | ClassStepsValue
+    | PageImageValue | NoValue,
+    Field(discriminator="kind"),
+]
 
 TEMPLATE_FIELDS = {"element", "old", "new", "old_name", "new_name", "phrase", "property",
                    "magnitude", "unit", "direction"}
-MAGNITUDE_UNITS = {"steps": "steps", "color": "ΔE2000", "text": "characters"}
+MAGNITUDE_UNITS = {"steps": "steps", "color": "ΔE2000", "text": "characters",
+                   "class_steps": "steps"}
+AREA_UNIT = "% of viewport"
+Mechanism = Literal["style", "text", "attribute", "class_swap", "remove", "duplicate",
+                    "swap_next"]
 
 
 class Eligibility(Strict):
@@ -68,16 +111,26 @@ class Eligibility(Strict):
     exclude_tags: list[str] = Field(default_factory=list)
     min_width: int = 0
     min_height: int = 0
+    styles: dict[str, str] = Field(
+        default_factory=dict, description="computed property → regular expression it must match")
 
 
 class OperatorSpec(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     family: str
     description: str = ""
-    mechanism: Literal["style", "text"]
-    property: str = Field(description="CSS property the change is made to ('text' for text).")
+    mechanism: Mechanism
+    property: str = Field(description="CSS property (or attribute) the change is made to.")
     label: str = Field(description="How the property is named in English, e.g. 'font size'.")
     value: ValueRule
+    read: str | None = Field(None, description="Computed property the current value is read "
+                             "from, when not `property` (e.g. a gradient from background-color).")
+    format: str = Field("{value}", description="How the derived value is written to the page.")
+    magnitude: Literal["value", "area"] = Field(
+        "value", description="Tiers measure the value change, or the element's share of the "
+        "viewport (structural and keyword changes).")
+    spread: float = Field(0.0, ge=0, description="px per unit of magnitude the change paints "
+                          "outside the element's box (a shadow); the gate's box grows by it.")
     tiers: dict[Tier, tuple[float, float]]
     applies_to: Eligibility = Field(default_factory=Eligibility)
     phrases: dict[str, str] = Field(default_factory=dict,
@@ -94,6 +147,12 @@ class OperatorSpec(Strict):
         if unknown:
             raise ValueError(f"template uses unknown field(s) {sorted(unknown)}; "
                              f"known: {sorted(TEMPLATE_FIELDS)}")
+        if "{value}" not in self.format:
+            raise ValueError("format must contain {value}")
+        if self.magnitude == "value" and isinstance(
+                self.value, KeywordValue | PageImageValue | NoValue):
+            raise ValueError(f"value kind '{self.value.kind}' has no magnitude: "
+                             "set `magnitude: area`")
         for tier, (lo, hi) in self.tiers.items():
             if lo > hi or lo < 0:
                 raise ValueError(f"tier {tier} range [{lo}, {hi}] is not 0 <= low <= high")
@@ -101,6 +160,8 @@ class OperatorSpec(Strict):
 
     @builtins.property  # the field `property` shadows the builtin in this class body
     def magnitude_unit(self) -> str:
+        if self.magnitude == "area":
+            return AREA_UNIT
         if isinstance(self.value, NumericValue):
             return self.value.unit
         return MAGNITUDE_UNITS[self.value.kind]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -19,7 +20,10 @@ def eligible(spec: OperatorSpec, element: Element) -> bool:
         return False
     if element.tag in rule.exclude_tags:
         return False
-    return element.box[2] >= rule.min_width and element.box[3] >= rule.min_height
+    if element.box[2] < rule.min_width or element.box[3] < rule.min_height:
+        return False
+    return all(re.fullmatch(pattern, element.styles.get(prop, ""))
+               for prop, pattern in rule.styles.items())
 
 
 def _target(spec: OperatorSpec, tier: str, rng: np.random.Generator) -> float:
@@ -29,8 +33,12 @@ def _target(spec: OperatorSpec, tier: str, rng: np.random.Generator) -> float:
     return float(rng.uniform(lo, hi))
 
 
+def area_percent(element: Element, viewport: tuple[int, int]) -> float:
+    return round(100 * element.box[2] * element.box[3] / (viewport[0] * viewport[1]), 3)
+
+
 def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
-         rng: np.random.Generator, ctx: PageContext,
+         rng: np.random.Generator, ctx: PageContext, viewport: tuple[int, int],
          tiers: Sequence[str] = TIERS) -> Iterator[tuple[str, Mutation | str]]:
     """Yield (operator, mutation) to try, or (operator, reason) when no value could be derived.
 
@@ -53,19 +61,23 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
             if change is None:
                 yield name, "no_value"
                 continue
-            applied_tier = spec.tier_of(change.magnitude)
+            magnitude = (area_percent(element, viewport) if spec.magnitude == "area"
+                         else change.magnitude)
+            applied_tier = spec.tier_of(magnitude)
             if applied_tier is None:
                 yield name, "magnitude_outside_tiers"
                 continue
             yield name, Mutation(
                 operator=name, mechanism=spec.mechanism, element=element,
                 property=spec.property, old_value=change.old, new_value=change.new,
-                direction=change.direction, magnitude=change.magnitude, tier=applied_tier,
+                direction=change.direction, magnitude=magnitude, tier=applied_tier,
+                css_value=spec.format.format(value=change.new, old=change.old),
             )
 
 
 def page_context(elements: Sequence[Element]) -> PageContext:
-    """Replacement words drawn from the page's own text, in a stable order."""
+    """Replacement words and images drawn from the page itself, in a stable order."""
     words = sorted({w for e in elements if "text" in e.flags for w in e.text.split()
                     if w.isalpha() and len(w) > 1})
-    return PageContext(vocabulary=tuple(words))
+    images = sorted({e.src for e in elements if e.src})
+    return PageContext(vocabulary=tuple(words), images=tuple(images))

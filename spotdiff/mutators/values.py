@@ -15,13 +15,17 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from spotdiff.mutators.catalogue import (
+    ClassStepsValue,
     ColorValue,
+    KeywordValue,
+    NoValue,
     NumericValue,
     OperatorSpec,
+    PageImageValue,
     StepsValue,
     TextValue,
 )
-from spotdiff.mutators.colors import parse_color, shift_color, to_hex
+from spotdiff.mutators.colors import delta_e, parse_color, shift_color, to_hex
 from spotdiff.records import Element
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -41,6 +45,7 @@ class PageContext:
     """Page-wide material some rules draw from (e.g. replacement words)."""
 
     vocabulary: tuple[str, ...]
+    images: tuple[str, ...] = ()
 
 
 def _pick_sign(direction: str, rng: np.random.Generator) -> int:
@@ -51,22 +56,26 @@ def _pick_sign(direction: str, rng: np.random.Generator) -> int:
     return 1 if rng.random() < 0.5 else -1
 
 
-def _first_number(css: str, normal: float | None) -> float | None:
-    if css.strip() == "normal":
-        return normal
+def _first_number(css: str, keywords: dict[str, float] | None = None) -> float | None:
+    if keywords and css.strip() in keywords:
+        return keywords[css.strip()]
     m = _NUMBER.search(css)
     return float(m.group()) if m else None
 
 
+def current(spec: OperatorSpec, element: Element) -> str:
+    return element.styles.get(spec.read or spec.property, "").strip()
+
+
 def _font_px(element: Element) -> float:
-    return _first_number(element.styles.get("font-size", ""), None) or 16.0
+    return _first_number(element.styles.get("font-size", "")) or 16.0
 
 
 def numeric(rule: NumericValue, spec: OperatorSpec, element: Element, target: float,
             rng: np.random.Generator, ctx: PageContext) -> Change | None:
     scale = _font_px(element) if rule.unit == "em" else 1.0
-    normal = rule.normal * scale if rule.normal is not None else None
-    old = _first_number(element.styles.get(spec.property, ""), normal)
+    old = _first_number(current(spec, element),
+                        {k: v * scale for k, v in rule.keywords.items()})
     if old is None:
         return None
     lo = rule.minimum * scale if rule.minimum is not None else -np.inf
@@ -88,13 +97,13 @@ def numeric(rule: NumericValue, spec: OperatorSpec, element: Element, target: fl
 
 def steps(rule: StepsValue, spec: OperatorSpec, element: Element, target: float,
           rng: np.random.Generator, ctx: PageContext) -> Change | None:
-    current = element.styles.get(spec.property, "").strip()
+    value = current(spec, element)
     values = rule.values
-    if current in values:
-        index = values.index(current)
+    if value in values:
+        index = values.index(value)
     else:
-        number = _first_number(current, None)
-        numbers = [_first_number(v, None) for v in values]
+        number = _first_number(value)
+        numbers = [_first_number(v) for v in values]
         if number is None or None in numbers:
             return None
         index = int(np.argmin([abs(n - number) for n in numbers]))  # type: ignore[operator]
@@ -103,16 +112,14 @@ def steps(rule: StepsValue, spec: OperatorSpec, element: Element, target: float,
     for s in (sign, -sign) if rule.direction == "either" else (sign,):
         new_index = index + s * count
         if 0 <= new_index < len(values):
-            return Change(old=current, new=values[new_index], magnitude=count,
+            return Change(old=value, new=values[new_index], magnitude=count,
                           direction="increase" if s > 0 else "decrease")
     return None
 
 
 def color(rule: ColorValue, spec: OperatorSpec, element: Element, target: float,
           rng: np.random.Generator, ctx: PageContext) -> Change | None:
-    from spotdiff.mutators.colors import delta_e
-
-    parsed = parse_color(element.styles.get(spec.property, ""))
+    parsed = parse_color(current(spec, element))
     if parsed is None or parsed[1] < 0.5:
         return None
     old = parsed[0]
@@ -152,8 +159,62 @@ def text(rule: TextValue, spec: OperatorSpec, element: Element, target: float,
     return Change(old=old, new=new, magnitude=distance, direction="changed")
 
 
+def keyword(rule: KeywordValue, spec: OperatorSpec, element: Element, target: float,
+            rng: np.random.Generator, ctx: PageContext) -> Change | None:
+    old = current(spec, element)
+    choices = [v for v in rule.values if v != old]
+    if not choices:
+        return None
+    return Change(old=old, new=str(rng.choice(choices)), magnitude=0, direction="changed")
+
+
+def _class_scales(rule: ClassStepsValue, classes: tuple[str, ...]) -> list[tuple[str, list[str]]]:
+    """(class on the element, the scale it sits on) for every class a scale knows."""
+    found = []
+    for cls in classes:
+        for scale in rule.scales:
+            if cls in scale:
+                found.append((cls, scale))
+        m = re.fullmatch(r"([a-z-]+?)-([a-z]+)-(\d+)", cls)
+        if m and m.group(1) in rule.shade_prefixes and int(m.group(3)) in rule.shades:
+            found.append((cls, [f"{m.group(1)}-{m.group(2)}-{s}" for s in rule.shades]))
+    return found
+
+
+def class_steps(rule: ClassStepsValue, spec: OperatorSpec, element: Element, target: float,
+                rng: np.random.Generator, ctx: PageContext) -> Change | None:
+    options = _class_scales(rule, element.classes)
+    if not options:
+        return None
+    cls, scale = options[int(rng.integers(0, len(options)))]
+    index, count = scale.index(cls), max(1, int(round(target)))
+    sign = _pick_sign("either", rng)
+    for s in (sign, -sign):
+        if 0 <= index + s * count < len(scale):
+            return Change(old=cls, new=scale[index + s * count], magnitude=count,
+                          direction="increase" if s > 0 else "decrease")
+    return None
+
+
+def page_image(rule: PageImageValue, spec: OperatorSpec, element: Element, target: float,
+               rng: np.random.Generator, ctx: PageContext) -> Change | None:
+    choices = [src for src in ctx.images if src != element.src]
+    if not element.src or not choices:
+        return None
+    return Change(old=element.src, new=str(rng.choice(choices)), magnitude=0,
+                  direction="changed")
+
+
+def no_value(rule: NoValue, spec: OperatorSpec, element: Element, target: float,
+             rng: np.random.Generator, ctx: PageContext) -> Change | None:
+    return Change(old="present", new=rule.label, magnitude=0, direction=rule.label)
+
+
 DeriveFn = Callable[..., Change | None]
-RULES: dict[str, DeriveFn] = {"numeric": numeric, "steps": steps, "color": color, "text": text}
+RULES: dict[str, DeriveFn] = {
+    "numeric": numeric, "steps": steps, "color": color, "text": text, "keyword": keyword,
+    "class_steps": class_steps, "page_image": page_image, "none": no_value,
+}
 
 
 def derive(spec: OperatorSpec, element: Element, target: float, rng: np.random.Generator,

@@ -125,6 +125,14 @@
       if (el.children.length === 0) flags.push("leaf");
       if (cs.display.includes("flex")) flags.push("flex");
       if (cs.display.includes("grid")) flags.push("grid");
+      if (["Top", "Right", "Bottom", "Left"].every((s) => parseFloat(cs["border" + s + "Width"]) > 0
+          && cs["border" + s + "Style"] !== "none")) flags.push("border");
+      const next = el.nextElementSibling;
+      if (next && next.localName === tag) {
+        const nr = next.getBoundingClientRect();
+        if (nr.right <= vw && nr.bottom <= vh && nr.width > 0) flags.push("sibling");
+      }
+      if (el.classList.length) flags.push("classes");
       const styles = {};
       for (const p of opts.properties) styles[p] = cs.getPropertyValue(p);
       const role = el.getAttribute("role");
@@ -146,7 +154,8 @@
         index: out.length, selector: uniqueSelector(el), xpath: xpath(el), tag, kind,
         text: text && text.length <= 120 ? text : label(el), landmark,
         box: [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)],
-        flags, styles, parent,
+        flags, styles, parent, classes: Array.from(el.classList),
+        src: tag === "img" ? el.currentSrc || el.src : "",
       });
     }
     return {
@@ -171,6 +180,8 @@
     return null;
   }
 
+  // Each mechanism changes the page, pushes its undo step and returns what the page now shows.
+  const PARENT_REGION = new Set(["remove", "duplicate", "swap_next"]);
   const MECHANISMS = {
     style(el, m) {
       const before = el.getAttribute("style");
@@ -188,12 +199,49 @@
       undo.push(() => { node.textContent = before; });
       return node.textContent.trim();
     },
+    attribute(el, m) {
+      const before = el.getAttribute(m.property);
+      el.setAttribute(m.property, m.value);
+      if (el.localName === "img") el.removeAttribute("srcset");
+      undo.push(() => (before === null ? el.removeAttribute(m.property)
+        : el.setAttribute(m.property, before)));
+      return el.getAttribute(m.property);
+    },
+    class_swap(el, m) {
+      const before = el.getAttribute("class");
+      el.classList.replace(m.old, m.value);
+      undo.push(() => el.setAttribute("class", before));
+      return el.getAttribute("class");
+    },
+    remove(el, m) {
+      const parent = el.parentNode, next = el.nextSibling;
+      el.remove();
+      undo.push(() => parent.insertBefore(el, next));
+      return "removed";
+    },
+    duplicate(el, m) {
+      const copy = el.cloneNode(true);
+      copy.removeAttribute("id");
+      el.after(copy);
+      undo.push(() => copy.remove());
+      return "added";
+    },
+    swap_next(el, m) {
+      const next = el.nextElementSibling;
+      if (!next) throw new Error("no next sibling");
+      const parent = el.parentNode;
+      parent.insertBefore(next, el);
+      undo.push(() => parent.insertBefore(el, next));
+      return "swapped";
+    },
   };
 
   async function apply(m) {
     const el = document.querySelector(m.selector);
     if (!el) return { error: "selector_missing" };
-    const oldBox = rect(el);
+    // DOM edits move their siblings: the change is bounded by the parent's box
+    const region = PARENT_REGION.has(m.mechanism) ? el.parentElement : el;
+    const oldBox = rect(region);
     let computed;
     try {
       computed = MECHANISMS[m.mechanism](el, m);
@@ -201,8 +249,10 @@
       return { error: "apply_failed: " + e.message };
     }
     await nextFrames();
-    const after = document.querySelector(m.selector);
-    return { computed, oldBox, newBox: after ? rect(after) : null, resolves: after === el };
+    const now = document.querySelector(m.selector);
+    // a moved or removed element may no longer resolve by its path; its parent must still be in place
+    const resolves = PARENT_REGION.has(m.mechanism) ? region.isConnected : now === el;
+    return { computed, oldBox, newBox: rect(region), resolves };
   }
 
   // No frame wait here: the next apply waits for its frames, and the screenshot after it shows

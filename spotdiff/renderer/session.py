@@ -115,6 +115,7 @@ class LoadedPage:
                 index=e["index"], selector=e["selector"], xpath=e["xpath"], tag=e["tag"],
                 kind=e["kind"], text=e["text"], landmark=e["landmark"], box=tuple(e["box"]),
                 flags=frozenset(e["flags"]), styles=e["styles"], parent_index=e["parent"],
+                classes=tuple(e["classes"]), src=e["src"],
             )
             for e in found["elements"]
         ]

@@ -1,0 +1,102 @@
+"""The run directory as a ledger of finished work units.
+
+A unit's part file (its rows) is written first, atomically; its marker (counts and stats) next.
+A unit whose marker exists is finished, so a re-run skips it and loses or repeats nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from spotdiff.export.parquet import write_rows
+from spotdiff.export.rows import hardest, to_row
+from spotdiff.generator.page_job import PageResult
+
+
+class RunMismatch(RuntimeError):
+    """The output directory holds a run with different inputs."""
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    tmp.replace(path)
+
+
+class RunDir:
+    def __init__(self, out: Path, split: str):
+        self.out = out
+        self.split = split
+        self.ledger = out / ".run"
+        self.units = self.ledger / "units"
+        self.rejects = out / "rejects"
+
+    def part(self, index: int) -> Path:
+        return self.units / f"unit-{index:06d}.parquet"
+
+    def marker(self, index: int) -> Path:
+        return self.units / f"unit-{index:06d}.json"
+
+    def is_done(self, index: int) -> bool:
+        return self.marker(index).exists()
+
+    def read_marker(self, index: int) -> dict[str, Any]:
+        return json.loads(self.marker(index).read_text())
+
+    def claim(self, fingerprint: str) -> None:
+        self.units.mkdir(parents=True, exist_ok=True)
+        marker = self.ledger / "run.json"
+        if marker.exists():
+            if json.loads(marker.read_text())["fingerprint"] != fingerprint:
+                raise RunMismatch(f"{self.out} holds a run with other pages, counts or config; "
+                                  "use another --out or remove it")
+        else:
+            write_json(marker, {"fingerprint": fingerprint, "elapsed_s": 0.0})
+
+    def add_elapsed(self, seconds: float) -> float:
+        """Wall time over every invocation of this run, for honest rates after a resume."""
+        marker = self.ledger / "run.json"
+        data = json.loads(marker.read_text())
+        data["elapsed_s"] = data.get("elapsed_s", 0.0) + seconds
+        write_json(marker, data)
+        return data["elapsed_s"]
+
+    def save_unit(self, result: PageResult, templates: dict[str, str], row_group_rows: int) -> None:
+        index = result.unit.index
+        rows = [to_row(pair, templates) for pair in result.pairs]
+        with result.stats.timed("write"):
+            write_rows(rows, self.part(index), row_group_rows)
+            rejects = self._save_rejects(result, templates)
+        write_json(self.marker(index), {
+            "visual": [[row["operator"], row["difficulty"]] for row in rows
+                       if row["task_type"] == "visual_diff"],
+            "no_diff": sum(row["task_type"] == "no_diff" for row in rows),
+            "rejects": rejects,
+            "stats": result.stats.data,
+        })
+
+    def _save_rejects(self, result: PageResult, templates: dict[str, str]) -> list[dict]:
+        entries = []
+        for k, reject in enumerate(result.rejects):
+            pair = reject.pair
+            stem = f"unit-{result.unit.index:06d}-{k:02d}"
+            paths = {}
+            for side, shot in (("before", pair.before), ("after", pair.after)):
+                path = self.rejects / f"{stem}-{side}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(shot.png)
+                paths[side] = path.relative_to(self.out).as_posix()
+            row = to_row(pair, templates)
+            entries.append({
+                "reason": reject.reason, "operator": row["operator"],
+                "tier": hardest([m.tier for m in pair.mutations]), "url": pair.page.url,
+                "sentence": pair.sentence, "box": list(pair.target_box or (-1, -1, -1, -1)),
+                "metrics": {k: pair.metrics[k] for k in ("pixel_diff", "target_diff",
+                                                         "outside_diff")},
+                **paths,
+            })
+        return entries
+
+

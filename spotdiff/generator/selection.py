@@ -1,0 +1,117 @@
+"""Which accepted pairs make the dataset: a quota table of operator × tier cells, filled across
+pages so that no page gives more than its share and no domain dominates.
+
+Selection reads only the finished units' results, in unit order, so it gives the same rows
+however the units were scheduled, interrupted or resumed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field
+
+from spotdiff.config import PACKAGE_DIR, Strict, read_yaml, validate
+from spotdiff.mutators.catalogue import TIERS, Tier
+
+ANY = "*"
+Cell = tuple[str, str]  # (operator, tier); ANY matches every operator or tier
+SPLITS_DIR = PACKAGE_DIR.parent / "configs" / "splits"
+
+
+class SplitConfig(Strict):
+    quota_per_cell: int = Field(100, ge=0)
+    operators: list[str] | None = Field(None, description="None: every catalogue operator.")
+    tiers: list[Tier] = Field(default_factory=lambda: list(TIERS))
+    cells: dict[str, dict[Tier, int]] = Field(
+        default_factory=dict, description="operator → tier → quota, overriding quota_per_cell")
+    no_diff: int = Field(100, ge=0)
+    max_pairs_per_page: int = Field(1, ge=1, description="DiffSpot: every pair from its own URL.")
+    max_domain_share: float | None = Field(0.15, gt=0, le=1)
+
+
+def split_config_path(name: str) -> Path | None:
+    """`--split NAME` names configs/splits/NAME.yaml, or is a path to a split file itself."""
+    for path in (Path(name), SPLITS_DIR / f"{name}.yaml"):
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            return path
+    return None
+
+
+def load_split(path: Path) -> SplitConfig:
+    return validate(SplitConfig, read_yaml(path), path)
+
+
+@dataclass(frozen=True)
+class Quota:
+    cells: dict[Cell, int]
+    max_per_page: int
+    max_domain_share: float | None = None
+
+    @classmethod
+    def total_pairs(cls, pairs: int, max_per_page: int) -> Quota:
+        return cls({(ANY, ANY): pairs}, max_per_page)
+
+    @classmethod
+    def from_split(cls, split: SplitConfig, operators: Sequence[str]) -> Quota:
+        names = split.operators if split.operators is not None else sorted(operators)
+        cells = {(op, tier): split.cells.get(op, {}).get(tier, split.quota_per_cell)
+                 for op in names for tier in split.tiers}
+        return cls(cells, split.max_pairs_per_page, split.max_domain_share)
+
+    @property
+    def total(self) -> int:
+        return sum(self.cells.values())
+
+    def cell_of(self, operator: str, tier: str) -> Cell | None:
+        for cell in ((operator, tier), (operator, ANY), (ANY, tier), (ANY, ANY)):
+            if cell in self.cells:
+                return cell
+        return None
+
+
+def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota) -> list[list[int]]:
+    """For each unit, the indices of its rows to keep. Units take turns, one pair a round; each
+    takes the row whose cell is furthest from full, within the domain cap."""
+    remaining = dict(quota.cells)
+    cap = (math.ceil(quota.max_domain_share * quota.total) if quota.max_domain_share
+           else math.inf)
+    per_domain: Counter[str] = Counter()
+    chosen: list[list[int]] = [[] for _ in rows]
+    for _ in range(quota.max_per_page):
+        for u, unit_rows in enumerate(rows):
+            if per_domain[domains[u]] >= cap:
+                continue
+            best = None
+            for i, (op, tier) in enumerate(unit_rows):
+                cell = quota.cell_of(op, tier)
+                if i in chosen[u] or cell is None or remaining[cell] <= 0:
+                    continue
+                if best is None or remaining[cell] > remaining[best[1]]:
+                    best = (i, cell)
+            if best is not None:
+                chosen[u].append(best[0])
+                remaining[best[1]] -= 1
+                per_domain[domains[u]] += 1
+    return [sorted(c) for c in chosen]
+
+
+def fill_table(rows: Sequence[Sequence[Cell]], chosen: Sequence[Sequence[int]],
+               quota: Quota) -> dict[str, dict[str, list[int]]]:
+    """operator → tier → [selected, wanted, accepted before selection]."""
+    table: dict[str, dict[str, list[int]]] = {}
+    for (op, tier), wanted in quota.cells.items():
+        table.setdefault(op, {})[tier] = [0, wanted, 0]
+    for unit_rows, picks in zip(rows, chosen, strict=True):
+        for i, (op, tier) in enumerate(unit_rows):
+            cell = quota.cell_of(op, tier)
+            if cell is None:
+                continue
+            entry = table[cell[0]][cell[1]]
+            entry[2] += 1
+            entry[0] += i in picks
+    return table

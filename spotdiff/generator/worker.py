@@ -1,0 +1,94 @@
+"""Work-unit execution: a browser per worker, several pages in flight, results saved by the
+worker itself into the run ledger; the caller is told only what finished."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing as mp
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from spotdiff.config import RunConfig
+from spotdiff.generator.ledger import RunDir
+from spotdiff.generator.page_job import PageJob, PageResult, PageUnit
+from spotdiff.mutators.catalogue import OperatorSpec
+from spotdiff.renderer.session import Renderer
+
+log = logging.getLogger("spotdiff.worker")
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """Everything a worker needs, in plain data so it crosses process boundaries."""
+
+    config: dict[str, Any]
+    operators: dict[str, dict[str, Any]]
+    out: str
+    split: str
+    keep_rejects: int
+    pages_in_flight: int
+
+    @classmethod
+    def of(cls, cfg: RunConfig, catalogue: dict[str, OperatorSpec], run: RunDir,
+           keep_rejects: int, pages_in_flight: int) -> WorkerSetup:
+        return cls(cfg.model_dump(mode="json"),
+                   {n: s.model_dump(mode="json") for n, s in catalogue.items()},
+                   str(run.out), run.split, keep_rejects, pages_in_flight)
+
+    def load(self) -> tuple[RunConfig, dict[str, OperatorSpec], RunDir]:
+        from pathlib import Path
+
+        cfg = RunConfig.model_validate(self.config)
+        catalogue = {n: OperatorSpec.model_validate(s) for n, s in self.operators.items()}
+        return cfg, catalogue, RunDir(Path(self.out), self.split)
+
+
+async def run_units(setup: WorkerSetup, next_unit: Callable[[], PageUnit | None],
+                    on_start: Callable[[PageUnit], None],
+                    on_done: Callable[[PageResult], None]) -> str:
+    """Process units until `next_unit` returns None; returns the browser's description."""
+    cfg, catalogue, run = setup.load()
+    templates = {name: spec.template for name, spec in catalogue.items()}
+    async with Renderer(cfg.browser, cfg.render) as renderer:
+        job = PageJob(renderer, catalogue, cfg, setup.keep_rejects)
+
+        async def lane() -> None:
+            while (unit := next_unit()) is not None:
+                on_start(unit)
+                try:
+                    result = await asyncio.wait_for(job.run(unit), cfg.render.page_budget_s)
+                except asyncio.TimeoutError:
+                    result = PageResult(unit)
+                    result.stats.count("pages", "total")
+                    result.stats.count("pages", "skipped", "page_budget_exceeded")
+                run.save_unit(result, templates, cfg.export.row_group_rows)
+                on_done(result)
+
+        await asyncio.gather(*(lane() for _ in range(max(1, setup.pages_in_flight))))
+        return renderer.choice.describe() if renderer.choice else "unknown"
+
+
+def run_batch(setup: WorkerSetup, units: Sequence[PageUnit]) -> dict[str, Any]:
+    """Run a fixed batch of units in this process (a Ray task, or a test)."""
+    pending = list(units)
+    done: list[int] = []
+    browser = asyncio.run(run_units(
+        setup, lambda: pending.pop(0) if pending else None, lambda unit: None,
+        lambda result: done.append(result.unit.index)))
+    return {"done": done, "browser": browser}
+
+
+def worker_main(worker_id: int, setup: WorkerSetup, units: mp.Queue, events: mp.Queue) -> None:
+    """A local worker process: pull units until a None arrives, report start and finish."""
+    logging.basicConfig(level=logging.WARNING)
+
+    def next_unit() -> PageUnit | None:
+        return units.get()
+
+    browser = asyncio.run(run_units(
+        setup, next_unit,
+        lambda unit: events.put(("start", worker_id, unit.index)),
+        lambda result: events.put(("done", worker_id, result.unit.index, len(result.pairs)))))
+    events.put(("exit", worker_id, browser))
