@@ -6,20 +6,24 @@ import pytest
 from spotdiff.generator.page_job import PageJob, style_properties
 from spotdiff.generator.stats import Stats
 from spotdiff.mutators.catalogue import load_catalogue
-from spotdiff.mutators.planner import eligible, page_context
+from spotdiff.mutators.planner import area_percent, eligible, page_context
 from spotdiff.mutators.values import derive
 from spotdiff.records import Mutation, Page
 from spotdiff.renderer.session import Renderer
 from tests.conftest import run
 
-# operator → the element of tests/pages/basic.html it is tried on
+# operator → the element of tests/pages/catalogue.html it is tried on (each in a fixed cell)
 TARGETS = {
-    "color": "#headline",
-    "font_size": "#legal",
-    "font_weight": "#logo",
-    "opacity": "#cta",
-    "rounded": "#plan",
-    "text": "#cta",
+    "font_size": "#t-heading", "font_weight": "#t-heading", "color": "#t-heading",
+    "text": "#t-heading", "letter_spacing": "#t-para", "line_height": "#t-para",
+    "text_decoration": "#t-para", "text_transform": "#t-para", "justify": "#t-block",
+    "background_color": "#t-button", "opacity": "#t-button", "visibility": "#t-button",
+    "box_shadow": "#t-button", "rounded": "#t-button", "rotate": "#t-button",
+    "position": "#t-button", "spacing": "#t-button", "gradient": "#t-solid",
+    "border": "#t-boxed", "border_color": "#t-boxed", "size": "#t-sun", "substitute": "#t-sun",
+    "layout": "#t-row", "remove": "#t-first", "add": "#t-first", "order_swap": "#t-first",
+    "utility_text_size": "#t-utility", "utility_font_weight": "#t-utility",
+    "utility_color": "#t-utility",
 }
 OPTS = {"minWidth": 6, "minHeight": 6, "maxAreaFraction": 0.35, "maxElements": 600}
 
@@ -28,10 +32,13 @@ def mutation_for(spec, element, ctx, tier="easy") -> Mutation:
     lo, hi = spec.tiers[tier]
     change = derive(spec, element, (lo + hi) / 2, np.random.default_rng(1), ctx)
     assert change is not None, f"{spec.name}: no value derived for {element.selector}"
+    magnitude = (area_percent(element, (1280, 800)) if spec.magnitude == "area"
+                 else change.magnitude)
     return Mutation(operator=spec.name, mechanism=spec.mechanism, element=element,
                     property=spec.property, old_value=change.old, new_value=change.new,
-                    direction=change.direction, magnitude=change.magnitude,
-                    tier=spec.tier_of(change.magnitude))
+                    direction=change.direction, magnitude=magnitude,
+                    tier=spec.tier_of(magnitude),
+                    css_value=spec.format.format(value=change.new, old=change.old))
 
 
 async def apply_each(cfg, url, operators):
@@ -50,7 +57,7 @@ async def apply_each(cfg, url, operators):
             m = mutation_for(spec, element, page_context(elements))
             applied = await loaded.apply({"selector": m.element.selector,
                                           "mechanism": m.mechanism, "property": m.property,
-                                          "value": m.new_value})
+                                          "value": m.css_value, "old": m.old_value})
             await loaded.revert()
             stats = Stats()
             outcome = await job.try_pair(loaded, before, [m], stats)
@@ -62,21 +69,24 @@ async def apply_each(cfg, url, operators):
 
 @pytest.fixture(scope="module")
 def outcomes(cfg, test_site):
-    return run(apply_each(cfg, test_site + "basic.html", sorted(TARGETS)))
+    return run(apply_each(cfg, test_site + "catalogue.html", sorted(TARGETS)))
+
+
+def test_every_catalogue_operator_is_covered(cfg):
+    assert set(load_catalogue(cfg.operator_paths())) == set(TARGETS)
 
 
 @pytest.mark.parametrize("op", sorted(TARGETS))
 def test_operator_changes_its_property_and_passes_the_gate(outcomes, op, cfg):
     m, applied, pair, stats = outcomes[op]
     assert "error" not in applied
+    assert m.new_value != m.old_value
     if m.mechanism == "style":
-        assert applied["computed"] != m.element.styles[m.property]
-    else:
-        assert applied["computed"] == m.new_value != m.old_value
+        assert applied["computed"] != m.element.styles.get(m.property)
     assert pair is not None, f"{op} rejected: {stats.data}"
     assert pair.metrics["target_diff"] > 0
     assert pair.metrics["outside_diff"] <= cfg.gate.max_outside_diff
-    assert pair.sentence.startswith("The ")
+    assert pair.sentence[:1].isupper() and m.tier in ("easy", "medium", "hard")
     x, y, w, h = pair.target_box
     changed = np.argwhere(np.any(pair.before.pixels != pair.after.pixels, axis=2))
     assert changed[:, 0].min() >= y - 3 and changed[:, 1].min() >= x - 3
