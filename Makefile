@@ -17,3 +17,6 @@ test: setup
 
 lint:
 	$(PYTHON) -m ruff check spotdiff tests bench
+
+bench: setup
+	$(PYTHON) bench/throughput.py

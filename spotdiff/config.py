@@ -48,6 +48,8 @@ class SamplingConfig(Strict):
     tries_per_page: int = Field(80, ge=1)
     max_pairs_per_page: int = Field(12, ge=1)
     mutations_per_pair: int = Field(1, ge=1, le=3)
+    reload_per_try: bool = Field(False, description="Benchmark baseline only: load the page "
+                                 "afresh for every try instead of once per page.")
 
 
 class GateConfig(Strict):
@@ -77,7 +79,14 @@ class RunConfig(Strict):
     config_dir: Path = Field(default=DEFAULT_CONFIG.parent, exclude=True)
 
     def operator_paths(self) -> list[Path]:
-        return [(self.config_dir / p).resolve() for p in self.operators]
+        """Relative paths are looked up next to the config file, then in the bundled configs/."""
+        paths = []
+        for entry in self.operators:
+            path = self.config_dir / entry
+            if not path.exists() and (DEFAULT_CONFIG.parent / entry).exists():
+                path = DEFAULT_CONFIG.parent / entry
+            paths.append(path.resolve())
+        return paths
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from spotdiff.cli import app
 
-
 OUTLINE = {
     "name": "outline", "family": "border", "mechanism": "style", "property": "outline",
     "label": "outline", "format": "{value} solid #d0021b",

@@ -107,8 +107,14 @@ class PageJob:
             result.pairs, result.rejects = [], []
         finally:
             if loaded is not None:
+                self._add_timings(stats, loaded)
                 await loaded.close()
         return result
+
+    @staticmethod
+    def _add_timings(stats: Stats, loaded: LoadedPage) -> None:
+        for stage, seconds in loaded.timings.items():
+            stats.count("timings_s", stage, n=seconds)
 
     async def _mutate(self, loaded: LoadedPage, unit: PageUnit, result: PageResult) -> None:
         c, r, stats = self.cfg.candidates, self.cfg.render, result.stats
@@ -117,8 +123,7 @@ class PageJob:
                 "minWidth": c.min_width, "minHeight": c.min_height,
                 "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements})
         stats.count("elements", n=len(elements))
-        with stats.timed("screenshot"):
-            before = await loaded.stable_screenshot()
+        before = await loaded.stable_screenshot()
         rng = page_seed(self.cfg.seed, unit.page.identity)
         planned = plan(elements, self.catalogue, rng, page_context(elements), (r.width, r.height))
         tried = 0
@@ -126,7 +131,7 @@ class PageJob:
             if len(result.pairs) >= unit.quota or tried >= self.cfg.sampling.tries_per_page:
                 break
             tried += 1
-            outcome = await self.try_pair(loaded, before, group, stats)
+            outcome = await self._try_on(unit.page, loaded, before, group, stats)
             if outcome.pair is not None and outcome.reason is None:
                 result.pairs.append(outcome.pair)
             elif outcome.pair is not None and self._keep(result, outcome.reason):
@@ -139,6 +144,18 @@ class PageJob:
             await self._check_baseline(loaded, before, stats)
         for _ in range(unit.no_diff):
             result.pairs.append(await self._no_diff(unit.page, before, loaded.language, stats))
+
+    async def _try_on(self, page: Page, loaded: LoadedPage, before: Shot,
+                      group: list[Mutation], stats: Stats) -> TryOutcome:
+        if not self.cfg.sampling.reload_per_try:
+            return await self.try_pair(loaded, before, group, stats)
+        with stats.timed("load"):
+            fresh = await self.renderer.open(page)
+        try:
+            return await self.try_pair(fresh, before, group, stats)
+        finally:
+            self._add_timings(stats, fresh)
+            await fresh.close()
 
     def _keep(self, result: PageResult, reason: str | None) -> bool:
         return sum(r.reason == reason for r in result.rejects) < self.keep_rejects
@@ -167,8 +184,7 @@ class PageJob:
                 boxes.append(grow_box(box, spread))
         after = None
         if reason is None or reason == "selector_lost":
-            with stats.timed("screenshot"):
-                after = await loaded.screenshot()
+            after = await loaded.screenshot()
         with stats.timed("revert"):
             await loaded.revert()
             restored = (not any(m.mechanism in RELOADING_MECHANISMS for m in group)
@@ -218,8 +234,7 @@ class PageJob:
 
     async def _check_baseline(self, loaded: LoadedPage, before: Shot, stats: Stats) -> None:
         """Reverting every try must restore the page exactly; count pages where it did not."""
-        with stats.timed("screenshot"):
-            again = await loaded.screenshot()
+        again = await loaded.screenshot()
         if diff_mask(before.pixels, again.pixels).any():
             stats.count("pages", "revert_drift")
 
@@ -228,9 +243,9 @@ class PageJob:
         with stats.timed("load"):
             second = await self.renderer.open(page)
         try:
-            with stats.timed("screenshot"):
-                after = await second.stable_screenshot()
+            after = await second.stable_screenshot()
         finally:
+            self._add_timings(stats, second)
             await second.close()
         metrics = pair_metrics(diff_mask(before.pixels, after.pixels), [], 0)
         stats.count("no_diff", "made")

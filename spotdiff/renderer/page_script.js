@@ -237,6 +237,7 @@
   };
 
   async function apply(m) {
+    if (m.revertFirst) revert();
     const el = document.querySelector(m.selector);
     if (!el) return { error: "selector_missing" };
     // DOM edits move their siblings: the change is bounded by the parent's box
@@ -255,8 +256,8 @@
     return { computed, oldBox, newBox: rect(region), resolves };
   }
 
-  // No frame wait here: the next apply waits for its frames, and the screenshot after it shows
-  // both the revert and the new change.
+  // No frame wait here: the next apply (which may carry the revert itself) waits for its frames,
+  // and the screenshot after it shows both the revert and the new change.
   function revert() {
     while (undo.length) undo.pop()();
   }

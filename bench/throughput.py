@@ -1,0 +1,123 @@
+"""Throughput benchmark: load-once generation with 1 and 2 workers against reload-per-try, time
+per stage and peak memory, on a fixed set of development-corpus pages.
+
+    python bench/throughput.py                      # 24 pages, 200 pairs, then 2,000 for RSS
+    python bench/throughput.py --pages 12 --pairs 100 --rss-pairs 0
+
+The corpus is built from ../shared/corpus into ~/.cache/spotdiff/dev-corpus when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from spotdiff.config import load_config  # noqa: E402
+from spotdiff.generator.run import RunRequest, generate  # noqa: E402
+from spotdiff.generator.sources import serve_directory  # noqa: E402
+from spotdiff.records import Page  # noqa: E402
+from tests.conftest import CORPUS_CACHE, SHARED_CORPUS, ensure_corpus  # noqa: E402
+
+
+class PeakRss:
+    """Peak resident memory of this process and all its descendants (browsers included)."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(interval,), daemon=True)
+
+    def _watch(self, interval: float) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(interval)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def corpus_pages(stack: ExitStack, n: int) -> list[Page]:
+    ensure_corpus()
+    sources = json.loads((SHARED_CORPUS / "dev-pages.json").read_text())
+    lists = []
+    for source in sources:
+        base = stack.enter_context(serve_directory(CORPUS_CACHE / source["root"]))
+        lists.append([Page(url=base + p, domain=source["source"], key=f"{source['source']}:{p}")
+                      for p in source["pages"]])
+    spread = (p for p in itertools.chain.from_iterable(itertools.zip_longest(*lists)) if p)
+    return list(itertools.islice(spread, n))
+
+
+def measure(name: str, pages: list[Page], pairs: int, workers: int, naive: bool = False) -> dict:
+    cfg = load_config()
+    cfg.sampling.reload_per_try = naive
+    with tempfile.TemporaryDirectory() as tmp, PeakRss() as rss:
+        start = time.perf_counter()
+        stats = generate(RunRequest.for_pairs(pages, Path(tmp) / "ds", pairs, 0, cfg,
+                                              workers=workers), cfg)
+        wall = time.perf_counter() - start
+    timings = stats.get("timings_s", {})
+    row = {
+        "mode": name, "workers": workers, "pages": len(pages), "pairs": stats["rows"],
+        "candidates": stats["candidates"]["tried"], "wall_s": round(wall, 1),
+        "candidates_per_s": round(stats["candidates"]["tried"] / wall, 2),
+        "pairs_per_s": round(stats["candidates"]["accepted"] / wall, 2),
+        "peak_rss_mb": round(rss.peak / 2**20),
+        "stage_ms_per_candidate": {k: round(1000 * v / max(1, stats["candidates"]["tried"]), 1)
+                                   for k, v in sorted(timings.items())},
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=24)
+    parser.add_argument("--pairs", type=int, default=200)
+    parser.add_argument("--rss-pairs", type=int, default=2000,
+                        help="a larger run with 2 workers to show memory stays flat; 0 skips")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        pages = corpus_pages(stack, args.pages)
+        rows = [
+            measure("load once", pages, args.pairs, workers=1),
+            measure("load once", pages, args.pairs, workers=2),
+            measure("reload per try", pages[: max(2, args.pages // 4)], args.pairs // 4,
+                    workers=2, naive=True),
+        ]
+        if args.rss_pairs:
+            many = corpus_pages(stack, 250)
+            rows.append(measure("load once, large", many, args.rss_pairs, workers=2))
+    ratio = rows[1]["candidates_per_s"] / rows[2]["candidates_per_s"]
+    summary = {"rows": rows, "load_once_vs_reload_2_workers": round(ratio, 1)}
+    args.out.write_text(json.dumps(summary, indent=2))
+    print(json.dumps({"load_once_vs_reload_2_workers": round(ratio, 1)}))
+
+
+if __name__ == "__main__":
+    main()
