@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import psutil
@@ -44,10 +44,8 @@ class PeakRss:
         while not self._stop.is_set():
             total = 0
             for proc in [me, *me.children(recursive=True)]:
-                try:
+                with suppress(psutil.Error):
                     total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak = max(self.peak, total)
             time.sleep(interval)
 
