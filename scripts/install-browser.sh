@@ -15,7 +15,8 @@ with sync_playwright() as p:
 PY
 }
 have_system_chromium() {
-  for c in /usr/lib/chromium/chromium /usr/bin/chromium chromium-browser google-chrome; do
+  for c in /usr/lib/chromium/chromium-headless-shell /usr/lib/chromium/chromium /usr/bin/chromium \
+           chromium-browser google-chrome; do
     command -v "$c" >/dev/null 2>&1 && return 0
   done
   return 1
@@ -34,7 +35,8 @@ elif have_system_chromium; then
   echo "browser: Playwright's Chromium could not be downloaded; using the system Chromium"
 else
   echo "browser: Playwright's Chromium could not be downloaded; installing the system package"
-  apt_install chromium || { echo "no Chromium: install one, or set browser.executable_path" >&2; exit 1; }
+  apt_install chromium-headless-shell || apt_install chromium \
+    || { echo "no Chromium: install one, or set browser.executable_path" >&2; exit 1; }
 fi
 
 missing=$(for f in $FONTS; do dpkg -s "$f" >/dev/null 2>&1 || echo "$f"; done)

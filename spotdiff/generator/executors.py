@@ -19,6 +19,7 @@ from spotdiff.generator.worker import WorkerSetup, run_batch, worker_main
 log = logging.getLogger("spotdiff.executor")
 Progress = Callable[[int, int], None]  # (units finished, pairs accepted)
 MAX_ATTEMPTS = 2
+MAX_SILENT_DEATHS = 4  # workers that exited without a word: something is broken, not flaky
 
 
 def run_local(units: Sequence[PageUnit], setup: WorkerSetup, workers: int, page_budget_s: float,
@@ -34,6 +35,7 @@ def run_local(units: Sequence[PageUnit], setup: WorkerSetup, workers: int, page_
     procs: dict[int, mp.Process] = {}
     holding: dict[int, set[int]] = {}
     last_heard: dict[int, float] = {}
+    heard_from: dict[int, bool] = {}
     browser = "unknown"
     deadline = page_budget_s * 2 + 60
 
@@ -42,6 +44,7 @@ def run_local(units: Sequence[PageUnit], setup: WorkerSetup, workers: int, page_
         proc = ctx.Process(target=worker_main, args=(wid, setup, todo, events), daemon=True)
         proc.start()
         procs[wid], holding[wid], last_heard[wid] = proc, set(), time.monotonic()
+        heard_from[wid] = False
         for _ in range(setup.pages_in_flight):  # one stop sign per lane
             todo.put(None)
 
@@ -57,6 +60,7 @@ def run_local(units: Sequence[PageUnit], setup: WorkerSetup, workers: int, page_
         if event is not None:
             kind, wid = event[0], event[1]
             last_heard[wid] = time.monotonic()
+            heard_from[wid] = True
             if kind == "start":
                 holding[wid].add(event[2])
             elif kind == "done":
@@ -76,6 +80,10 @@ def run_local(units: Sequence[PageUnit], setup: WorkerSetup, workers: int, page_
                 _recover(lost, by_index, attempts, todo, setup, remaining, progress)
                 start_worker()
         if remaining and not any(p.is_alive() for p in procs.values()):
+            if sum(not heard_from[w] for w in procs) >= MAX_SILENT_DEATHS:
+                codes = sorted({p.exitcode for p in procs.values()})
+                raise RuntimeError(f"worker processes keep exiting before any work (exit codes "
+                                   f"{codes}); run with --workers 1 -v to see why")
             start_worker()
     for proc in procs.values():
         proc.join(30)

@@ -38,6 +38,8 @@ def describe_element(element: Element, width: int, height: int) -> str:
 
 
 def _display(value: str) -> str:
+    if value.startswith(("http://", "https://", "data:")):
+        return _quote(value.rsplit("/", 1)[-1].split("?")[0]) or "an image"
     parsed = parse_color(value) if value.startswith("rgb") else None
     return value if parsed is None else "#{:02x}{:02x}{:02x}".format(*parsed[0])
 
