@@ -135,6 +135,9 @@ class OperatorSpec(Strict):
     applies_to: Eligibility = Field(default_factory=Eligibility)
     phrases: dict[str, str] = Field(default_factory=dict,
                                     description="direction → English phrase for the template")
+    directions: dict[str, str] = Field(
+        default_factory=dict, description="direction → the name ground truth gives it, e.g. "
+        "{increase: moved-right}")
     template: str
 
     @model_validator(mode="after")

@@ -70,7 +70,8 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
             yield name, Mutation(
                 operator=name, mechanism=spec.mechanism, element=element,
                 property=spec.property, old_value=change.old, new_value=change.new,
-                direction=change.direction, magnitude=magnitude, tier=applied_tier,
+                direction=spec.directions.get(change.direction, change.direction),
+                magnitude=magnitude, tier=applied_tier,
                 css_value=spec.format.format(value=change.new, old=change.old),
             )
 
