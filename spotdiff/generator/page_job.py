@@ -182,8 +182,11 @@ class PageJob:
                 box = union_box(tuple(applied["oldBox"]), tuple(applied["newBox"]))
                 spread = round(self.catalogue[m.operator].spread * m.magnitude)
                 boxes.append(grow_box(box, spread))
+        if reason is None and any(boxes_overlap(a, b) for i, a in enumerate(boxes)
+                                  for b in boxes[i + 1:]):
+            reason = "targets_overlap"  # e.g. a DOM edit's parent region covers another target
         after = None
-        if reason is None or reason == "selector_lost":
+        if reason is None or reason in ("selector_lost", "targets_overlap"):
             after = await loaded.screenshot()
         with stats.timed("revert"):
             await loaded.revert()
