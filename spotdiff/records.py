@@ -1,4 +1,5 @@
-"""The records that flow through the pipeline: page → candidate → pair (→ row, in export)."""
+"""The records that flow through the pipeline: a Page is rendered, its Elements become candidate
+Mutations, a tried mutation becomes a Pair, and export turns a pair into a row."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class Element:
 
 @dataclass(frozen=True)
 class Mutation:
-    """One concrete change: which mechanism, on which element, from what to what."""
+    """A candidate change: which mechanism, on which element, from what to what."""
 
     operator: str
     mechanism: str
@@ -57,12 +58,6 @@ class Mutation:
     magnitude: float
     tier: str
     css_value: str = ""  # what is written to the page, when not `new_value` itself
-
-
-@dataclass(frozen=True)
-class Candidate:
-    page: Page
-    mutation: Mutation
 
 
 @dataclass
