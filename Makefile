@@ -10,7 +10,8 @@ setup:
 
 run: setup
 	$(PYTHON) -m spotdiff generate --site spotdiff/sampleweb/site --out $(SAMPLE_OUT) \
-		--pairs 40 --no-diff 6 --seed 0
+		--pairs 40 --no-diff 6 --seed 0 --keep-rejects 3
+	$(PYTHON) -m spotdiff report $(SAMPLE_OUT)
 
 test: setup
 	$(PYTHON) -m pytest -q

@@ -151,6 +151,20 @@ def generate_command(
     console.print(f"wrote {out}/data, {out}/stats.json, {out}/config.yaml")
 
 
+@app.command()
+def report(
+    dataset: Annotated[Path, typer.Argument(help="A directory written by generate.")],
+    out: Annotated[Path | None, typer.Option(help="Default: DATASET/report.")] = None,
+) -> None:
+    """Write a static HTML report: summary, plots, gallery of every pair, rejected samples."""
+    from spotdiff.export.report import build_report
+
+    if not (dataset / "data").is_dir():
+        fail(f"{dataset} has no data/ directory: is it a dataset written by generate?")
+    index = build_report(dataset, out)
+    console.print(f"wrote {index} (open it in a browser; it needs no server)")
+
+
 def split_request(split_file: Path, pages: list, out: Path, cfg: RunConfig, quota: int | None,
                   max_pairs_per_page: int | None, no_diff: int | None,
                   options: dict[str, Any]) -> RunRequest:
