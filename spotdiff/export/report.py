@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 THUMB_WIDTH = 360
 TEMPLATE = Path(__file__).with_name("report.html")
@@ -31,13 +31,9 @@ def _open(png: bytes) -> Image.Image:
     return Image.open(io.BytesIO(png)).convert("RGB")
 
 
-def _heat(before: Image.Image, after: Image.Image) -> Image.Image:
+def _heat(grey: np.ndarray, changed: np.ndarray) -> Image.Image:
     """Changed pixels in red over a dimmed grey copy of the before image."""
-    a, b = np.asarray(before, np.int16), np.asarray(after, np.int16)
-    strength = np.abs(a - b).max(axis=2)
-    grey = np.asarray(before.convert("L"), np.float32) * 0.35 + 40
     out = np.stack([grey, grey, grey], axis=2)
-    changed = strength > 0
     out[changed] = [255, 40, 40]
     return Image.fromarray(out.astype(np.uint8))
 
@@ -61,9 +57,12 @@ def render_pair(job: tuple[Path, str, bytes, bytes, list[int]]) -> None:
         thumb = image.resize(size, Image.Resampling.LANCZOS)
         _draw_box(thumb, box, scale)
         thumb.save(img_dir / f"{stem}-{name}-t.jpg", quality=82)
-    heat = _heat(before, after)
-    heat.save(img_dir / f"{stem}-diff.png", optimize=False)
-    heat_thumb = heat.resize(size, Image.Resampling.BOX)
+    grey = np.asarray(before.convert("L"), np.float32) * 0.35 + 40
+    changed = np.any(np.asarray(before) != np.asarray(after), axis=2)
+    _heat(grey, changed).save(img_dir / f"{stem}-diff.png")
+    # widened so that a one-pixel change survives shrinking to a thumbnail
+    wide = Image.fromarray(changed.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(7))
+    heat_thumb = _heat(grey, np.asarray(wide) > 0).resize(size, Image.Resampling.BOX)
     _draw_box(heat_thumb, box, scale)
     heat_thumb.save(img_dir / f"{stem}-diff-t.png")
 

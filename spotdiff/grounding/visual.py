@@ -1,0 +1,73 @@
+"""Structural measures of a before/after pair: SSIM and the boxes of the changed regions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from skimage.color import rgb2gray
+from skimage.measure import label, regionprops
+from skimage.metrics import structural_similarity
+from skimage.morphology import dilation, footprint_rectangle
+
+from spotdiff.grounding import metrics
+from spotdiff.records import Box
+
+SSIM_WINDOW = 7  # scikit-image's default window side
+
+
+def ssim(before: np.ndarray, after: np.ndarray, box: Box | None = None) -> float:
+    """SSIM of the grayscale HxWx3 frames, or of their crops to `box` clipped to the frame.
+    A box thinner than the SSIM window is grown around its centre to the window's side, so a
+    hairline element is compared with the few pixels around it instead of failing."""
+    if before.shape != after.shape:
+        raise ValueError(f"image shapes differ: {before.shape} vs {after.shape}")
+    if box is not None:
+        rows, cols = _window(box, before.shape[1], before.shape[0])
+        before, after = before[rows, cols], after[rows, cols]
+    side = min(before.shape[:2])
+    if side < 3:
+        raise ValueError(f"SSIM needs at least 3x3 pixels, got {before.shape[:2]}")
+    win_size = min(SSIM_WINDOW, side if side % 2 else side - 1)
+    return float(structural_similarity(rgb2gray(before), rgb2gray(after), win_size=win_size,
+                                       data_range=1.0))
+
+
+def _window(box: Box, width: int, height: int) -> tuple[slice, slice]:
+    x, y, w, h = box
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+    if x0 >= x1 or y0 >= y1:
+        raise ValueError(f"box {box} lies outside the {width}x{height} frame")
+    return _span(y0, y1, height), _span(x0, x1, width)
+
+
+def _span(start: int, stop: int, limit: int) -> slice:
+    """[start, stop) grown around its centre to at least SSIM_WINDOW, kept inside [0, limit)."""
+    missing = SSIM_WINDOW - (stop - start)
+    if missing <= 0:
+        return slice(start, stop)
+    start = max(0, min(start - missing // 2, limit - SSIM_WINDOW))
+    return slice(start, min(limit, start + SSIM_WINDOW))
+
+
+def change_regions(mask: np.ndarray, min_area: int = 4, merge_gap: int = 0) -> list[Box]:
+    """(x, y, w, h) boxes of the 8-connected components of a changed-pixel mask, most changed
+    pixels first. Components at most `merge_gap` px apart (e.g. the glyphs of one word) are
+    merged; a box bounds only changed pixels, and one with fewer than `min_area` is dropped."""
+    grown = mask
+    if merge_gap > 0:
+        # a (gap+1)-wide square dilation bridges exactly the gaps of at most `gap` px
+        grown = dilation(mask, footprint_rectangle((merge_gap + 1, merge_gap + 1)))
+    labels = label(grown, connectivity=2) * mask
+    regions = [r for r in regionprops(labels) if r.area >= min_area]
+    regions.sort(key=lambda r: (-r.area, r.bbox[0], r.bbox[1]))
+    return [(int(c0), int(r0), int(c1 - c0), int(r1 - r0))
+            for r0, c0, r1, c1 in (r.bbox for r in regions)]
+
+
+def union_box(boxes: Sequence[Box]) -> Box | None:
+    """The smallest box holding all of them (Img-Diff's difference area); None for no boxes."""
+    union = None
+    for box in boxes:
+        union = metrics.union_box(box, union)
+    return union
