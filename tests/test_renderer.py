@@ -102,3 +102,17 @@ def test_browser_choice_is_explicit_and_logged(caplog, test_site):
         run(_open_and(RenderConfig(), test_site + "basic.html", lambda loaded: loaded.screenshot()))
     assert any("rendering with" in r.message and choice.source in r.message
                for r in caplog.records)
+
+
+def test_a_dead_browser_is_relaunched_for_the_next_page(test_site):
+    async def body():
+        async with Renderer(BrowserConfig(), RenderConfig()) as renderer:
+            first = await renderer.open(Page(url=test_site + "basic.html"))
+            await first.close()
+            await renderer._browser.close()  # as if the browser process had died
+            again = await renderer.open(Page(url=test_site + "basic.html"))
+            shot = await again.screenshot()
+            await again.close()
+            return shot
+
+    assert run(body()).pixels.std() > 0
