@@ -138,10 +138,11 @@ def text(rule: TextValue, spec: OperatorSpec, element: Element, target: float,
     if not words or not ctx.vocabulary:
         return None
     new = old
+    present = {w.group().lower() for w in words}  # a word the text already has reads as a typo
     for i in rng.permutation(len(words)):
         word = words[i].group()
         choices = [w for w in ctx.vocabulary
-                   if w.lower() != word.lower() and w.isascii() == word.isascii()]
+                   if w.lower() not in present and w.isascii() == word.isascii()]
         if not choices:
             continue
         # prefer a replacement of similar length, so the change is a word, not a layout shift
