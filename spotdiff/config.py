@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from spotdiff.grounding.embedding import ClipConfig
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG = PACKAGE_DIR.parent / "configs" / "default.yaml"
 
@@ -56,6 +58,8 @@ class GateConfig(Strict):
     min_target_diff: float = Field(0.0005, ge=0, le=1)
     max_outside_diff: float = Field(0.00001, ge=0, le=1)
     margin_px: int = Field(3, ge=0)
+    clip_distance: tuple[float, float] | None = Field(
+        None, description="Accepted range of the embedding distance (1 - cosine); null: any.")
 
 
 class ExportConfig(Strict):
@@ -75,6 +79,7 @@ class RunConfig(Strict):
     candidates: CandidateConfig = Field(default_factory=CandidateConfig)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
+    clip: ClipConfig = Field(default_factory=ClipConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     config_dir: Path = Field(default=DEFAULT_CONFIG.parent, exclude=True)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import http.server
 import os
+
+# No model hub is reachable from tests: open_clip must not probe for one.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import subprocess
 import threading
 import time

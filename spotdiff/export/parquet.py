@@ -26,6 +26,7 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("pixel_diff", pa.float64()),
     ("target_diff", pa.float64()),
     ("outside_diff", pa.float64()),
+    ("clip_distance", pa.float64()),  # 1 - cosine of the image embeddings; -1 when off
     ("target_bbox_x", pa.int32()),
     ("target_bbox_y", pa.int32()),
     ("target_bbox_w", pa.int32()),

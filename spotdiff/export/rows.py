@@ -60,6 +60,7 @@ def to_row(pair: Pair, templates: dict[str, str]) -> dict[str, Any]:
         "pixel_diff": pair.metrics["pixel_diff"],
         "target_diff": pair.metrics["target_diff"],
         "outside_diff": pair.metrics["outside_diff"],
+        "clip_distance": pair.metrics.get("clip_distance", -1.0),
         "target_bbox_x": box[0],
         "target_bbox_y": box[1],
         "target_bbox_w": box[2],

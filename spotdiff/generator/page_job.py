@@ -11,6 +11,7 @@ import numpy as np
 
 from spotdiff.config import RunConfig
 from spotdiff.generator.stats import Stats
+from spotdiff.grounding.embedding import EmbeddingCache, load_embedder
 from spotdiff.grounding.gate import verdict
 from spotdiff.grounding.metrics import boxes_overlap, diff_mask, grow_box, pair_metrics, union_box
 from spotdiff.mutators.catalogue import OperatorSpec
@@ -91,6 +92,7 @@ class PageJob:
         self.cfg = cfg
         self.keep_rejects = keep_rejects
         self.properties = style_properties(catalogue)
+        self._embeddings: EmbeddingCache | None = None  # loaded on first use, in the worker
 
     async def run(self, unit: PageUnit) -> PageResult:
         result = PageResult(unit)
@@ -144,6 +146,38 @@ class PageJob:
             await self._check_baseline(loaded, before, stats)
         for _ in range(unit.no_diff):
             result.pairs.append(await self._no_diff(unit.page, before, loaded.language, stats))
+        await self._embed(result)
+
+    async def _embed(self, result: PageResult) -> None:
+        """clip_distance for every pair of the page in one batch (the before image once), and
+        the gate's bound on it."""
+        if not result.pairs or self.cfg.clip.backend == "none":
+            return
+        if self._embeddings is None:
+            embedder = await asyncio.to_thread(load_embedder, self.cfg.clip)
+            self._embeddings = EmbeddingCache(embedder) if embedder else None
+        if self._embeddings is None:
+            return
+        stats = result.stats
+        with stats.timed("clip"):
+            distances = await asyncio.to_thread(self._embeddings.distances, [
+                (pair.before.pixels, pair.after.pixels) for pair in result.pairs])
+        stats.count("clip_models", self._embeddings.embedder.name)
+        bounds = self.cfg.gate.clip_distance
+        kept = []
+        for pair, distance in zip(result.pairs, distances, strict=True):
+            pair.metrics["clip_distance"] = distance
+            if bounds is None or pair.task_type == "no_diff" or bounds[0] <= distance <= bounds[1]:
+                kept.append(pair)
+                continue
+            self._count(stats, pair.mutations, "clip_distance")
+            stats.count("candidates", "accepted", n=-1)
+            for m in pair.mutations:
+                stats.count("operators", m.operator, "accepted", n=-1)
+                stats.count("operators", m.operator, "accepted_by_tier", m.tier, n=-1)
+            if self._keep(result, "clip_distance"):
+                result.rejects.append(Reject("clip_distance", pair))
+        result.pairs = kept
 
     async def _try_on(self, page: Page, loaded: LoadedPage, before: Shot,
                       group: list[Mutation], stats: Stats) -> TryOutcome:

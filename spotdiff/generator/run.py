@@ -189,8 +189,9 @@ def generate(req: RunRequest, cfg: RunConfig,
             browser = run_local(todo, setup, req.workers, cfg.render.page_budget_s, progress)
     elapsed = run.add_elapsed(time.perf_counter() - start)
     stats = summarize(units, run, elapsed)
-    metadata = {"spotdiff": json.dumps({"seed": cfg.seed, "split": cfg.split,
-                                        "operators": sorted(catalogue)})}
+    metadata = {"spotdiff": json.dumps({
+        "seed": cfg.seed, "split": cfg.split, "operators": sorted(catalogue),
+        "clip_models": sorted(stats.get("clip_models") or {})})}
     with stats.timed("finalize"):
         rows, fill = finalize(run, units, req, cfg, metadata)
     stats.data.update({

