@@ -165,6 +165,29 @@ def report(
     console.print(f"wrote {index} (open it in a browser; it needs no server)")
 
 
+@app.command("calibrate")
+def calibrate_command(
+    dataset: Annotated[Path, typer.Argument(help="A directory written by generate.")],
+) -> None:
+    """Per operator × tier: median/p10/p90 of pixel_diff, target_diff, SSIM and clip_distance,
+    and whether they fall from easy to hard (calibration.json + calibration.png)."""
+    from spotdiff.grounding.calibrate import MEASURES, calibrate
+
+    if not (dataset / "data").is_dir():
+        fail(f"{dataset} has no data/ directory: is it a dataset written by generate?")
+    table = calibrate(dataset)
+    out = Table("operator", "tier", "n", *(f"median {m}" for m in MEASURES))
+    for op, entry in table.items():
+        for tier in ("easy", "medium", "hard"):
+            if tier in entry:
+                out.add_row(op, tier, str(entry[tier]["n"]),
+                            *(f"{entry[tier][m]['median']:.5f}" for m in MEASURES))
+    out_console.print(out)
+    falls = sum(e["falls_easy_to_hard"]["pixel_diff"] for e in table.values())
+    console.print(f"pixel_diff falls from easy to hard for {falls}/{len(table)} operators; "
+                  f"wrote {dataset}/calibration.json and calibration.png")
+
+
 def split_request(split_file: Path, pages: list, out: Path, cfg: RunConfig, quota: int | None,
                   max_pairs_per_page: int | None, no_diff: int | None,
                   options: dict[str, Any]) -> RunRequest:

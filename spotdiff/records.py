@@ -80,4 +80,5 @@ class Pair:
     sentence: str
     descriptions: list[str] = field(default_factory=list)  # one per mutation
     boxes: list[Box] = field(default_factory=list)  # one per mutation: before ∪ after region
+    regions: list[Box] = field(default_factory=list)  # connected regions of changed pixels
     task_type: str = "visual_diff"

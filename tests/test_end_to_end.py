@@ -115,3 +115,27 @@ def test_a_different_request_in_the_same_out_dir_is_refused(dataset, urls_file):
     result = CliRunner().invoke(app, ["generate", "--urls-file", str(urls_file), "--out", str(out),
                                       "--pairs", "99"])
     assert result.exit_code == 2 and "holds a run" in result.output
+
+
+def test_gate_measures_and_calibration(dataset):
+    out, stats = dataset
+    assert stats["clip_models"]  # the model actually used is recorded
+    rows = pq.read_table(sorted((out / "data").glob("*.parquet"))).to_pylist()
+    for row in rows:
+        assert 0 <= row["clip_distance"] <= 2 and -1 <= row["ssim"] <= 1
+        regions = json.loads(row["change_regions_json"])
+        if row["task_type"] == "no_diff":
+            assert regions == [] and row["diff_bbox_w"] == -1 and row["clip_distance"] < 1e-6
+            continue
+        assert regions and row["ssim_target"] < 1
+        x, y, w, h = (row[f"target_bbox_{k}"] for k in "xywh")
+        dx, dy, dw, dh = (row[f"diff_bbox_{k}"] for k in "xywh")
+        if row["outside_diff"] == 0:  # all change inside the target box (+ the gate's margin)
+            assert x - 3 <= dx and y - 3 <= dy and dx + dw <= x + w + 3 and dy + dh <= y + h + 3
+    result = CliRunner().invoke(app, ["calibrate", str(out)])
+    assert result.exit_code == 0, result.output
+    table = json.loads((out / "calibration.json").read_text())
+    some = next(iter(table.values()))
+    tier = next(t for t in ("easy", "medium", "hard") if t in some)
+    assert set(some[tier]) >= {"n", "pixel_diff", "target_diff", "ssim", "clip_distance"}
+    assert (out / "calibration.png").stat().st_size > 0

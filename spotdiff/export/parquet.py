@@ -27,6 +27,13 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("target_diff", pa.float64()),
     ("outside_diff", pa.float64()),
     ("clip_distance", pa.float64()),  # 1 - cosine of the image embeddings; -1 when off
+    ("ssim", pa.float64()),
+    ("ssim_target", pa.float64()),
+    ("change_regions_json", pa.string()),  # [[x, y, w, h], …] of the changed pixels
+    ("diff_bbox_x", pa.int32()),  # the box of all change; -1 when nothing changed
+    ("diff_bbox_y", pa.int32()),
+    ("diff_bbox_w", pa.int32()),
+    ("diff_bbox_h", pa.int32()),
     ("target_bbox_x", pa.int32()),
     ("target_bbox_y", pa.int32()),
     ("target_bbox_w", pa.int32()),

@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+from spotdiff.grounding.visual import union_box
 from spotdiff.mutators.catalogue import TIERS
 from spotdiff.records import Box, Mutation, Pair
 
@@ -43,6 +44,7 @@ def mutation_dict(m: Mutation, description: str, box: Box, template: str) -> dic
 def to_row(pair: Pair, templates: dict[str, str]) -> dict[str, Any]:
     row_id = pair_id(pair)
     box = pair.target_box or (-1, -1, -1, -1)
+    area = union_box(pair.regions) or (-1, -1, -1, -1)
     dicts = [json.dumps(mutation_dict(m, d, b, templates[m.operator]), ensure_ascii=False)
              for m, d, b in zip(pair.mutations, pair.descriptions, pair.boxes, strict=True)]
     operators = [m.operator for m in pair.mutations]
@@ -61,6 +63,13 @@ def to_row(pair: Pair, templates: dict[str, str]) -> dict[str, Any]:
         "target_diff": pair.metrics["target_diff"],
         "outside_diff": pair.metrics["outside_diff"],
         "clip_distance": pair.metrics.get("clip_distance", -1.0),
+        "ssim": pair.metrics.get("ssim", 1.0),
+        "ssim_target": pair.metrics.get("ssim_target", 1.0),
+        "change_regions_json": json.dumps([list(r) for r in pair.regions]),
+        "diff_bbox_x": area[0],
+        "diff_bbox_y": area[1],
+        "diff_bbox_w": area[2],
+        "diff_bbox_h": area[3],
         "target_bbox_x": box[0],
         "target_bbox_y": box[1],
         "target_bbox_w": box[2],

@@ -14,6 +14,7 @@ from spotdiff.generator.stats import Stats
 from spotdiff.grounding.embedding import EmbeddingCache, load_embedder
 from spotdiff.grounding.gate import verdict
 from spotdiff.grounding.metrics import boxes_overlap, diff_mask, grow_box, pair_metrics, union_box
+from spotdiff.grounding.visual import change_regions, ssim
 from spotdiff.mutators.catalogue import OperatorSpec
 from spotdiff.mutators.describe import describe_element, sentence
 from spotdiff.mutators.planner import page_context, plan
@@ -146,7 +147,20 @@ class PageJob:
             await self._check_baseline(loaded, before, stats)
         for _ in range(unit.no_diff):
             result.pairs.append(await self._no_diff(unit.page, before, loaded.language, stats))
+        with result.stats.timed("ssim_regions"):
+            await asyncio.to_thread(self._measure, result.pairs)
         await self._embed(result)
+
+    @staticmethod
+    def _measure(pairs: list[Pair]) -> None:
+        """SSIM of the frame and of the target box, and where the change actually is: its
+        connected regions and the box of them all (Img-Diff's difference area)."""
+        for pair in pairs:
+            before, after = pair.before.pixels, pair.after.pixels
+            pair.metrics["ssim"] = ssim(before, after)
+            pair.metrics["ssim_target"] = (ssim(before, after, pair.target_box)
+                                           if pair.target_box else pair.metrics["ssim"])
+            pair.regions = change_regions(diff_mask(before, after), merge_gap=2)
 
     async def _embed(self, result: PageResult) -> None:
         """clip_distance for every pair of the page in one batch (the before image once), and
