@@ -70,9 +70,11 @@ def corpus_pages(stack: ExitStack, n: int) -> list[Page]:
     return list(itertools.islice(spread, n))
 
 
-def measure(name: str, pages: list[Page], pairs: int, workers: int, naive: bool = False) -> dict:
+def measure(name: str, pages: list[Page], pairs: int, workers: int, clip: str,
+            naive: bool = False) -> dict:
     cfg = load_config()
     cfg.sampling.reload_per_try = naive
+    cfg.clip.backend = clip
     with tempfile.TemporaryDirectory() as tmp, PeakRss() as rss:
         start = time.perf_counter()
         stats = generate(RunRequest.for_pairs(pages, Path(tmp) / "ds", pairs, 0, cfg,
@@ -80,7 +82,7 @@ def measure(name: str, pages: list[Page], pairs: int, workers: int, naive: bool 
         wall = time.perf_counter() - start
     timings = stats.get("timings_s", {})
     row = {
-        "mode": name, "workers": workers, "pages": len(pages), "pairs": stats["rows"],
+        "mode": name, "workers": workers, "clip": clip, "pages": len(pages), "pairs": stats["rows"],
         "candidates": stats["candidates"]["tried"], "wall_s": round(wall, 1),
         "candidates_per_s": round(stats["candidates"]["tried"] / wall, 2),
         "pairs_per_s": round(stats["candidates"]["accepted"] / wall, 2),
@@ -98,19 +100,21 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--rss-pairs", type=int, default=2000,
                         help="a larger run with 2 workers to show memory stays flat; 0 skips")
+    parser.add_argument("--clip", default="none", help="clip.backend: none, onnx, auto")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
     args = parser.parse_args()
     with ExitStack() as stack:
         pages = corpus_pages(stack, args.pages)
         rows = [
-            measure("load once", pages, args.pairs, workers=1),
-            measure("load once", pages, args.pairs, workers=2),
+            measure("load once", pages, args.pairs, workers=1, clip=args.clip),
+            measure("load once", pages, args.pairs, workers=2, clip=args.clip),
             measure("reload per try", pages[: max(2, args.pages // 4)], args.pairs // 4,
-                    workers=2, naive=True),
+                    workers=2, clip=args.clip, naive=True),
         ]
         if args.rss_pairs:
             many = corpus_pages(stack, 250)
-            rows.append(measure("load once, large", many, args.rss_pairs, workers=2))
+            rows.append(measure("load once, large", many, args.rss_pairs, workers=2,
+                                clip=args.clip))
     ratio = rows[1]["candidates_per_s"] / rows[2]["candidates_per_s"]
     summary = {"rows": rows, "load_once_vs_reload_2_workers": round(ratio, 1)}
     args.out.write_text(json.dumps(summary, indent=2))
