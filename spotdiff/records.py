@@ -39,7 +39,6 @@ class Element:
     box: Box
     flags: frozenset[str]  # text, paint, image, leaf, control...
     styles: dict[str, str]
-    parent_index: int | None = None
     classes: tuple[str, ...] = ()
     src: str = ""  # an image's URL
 

@@ -102,7 +102,6 @@
   function collect(opts) {
     const vw = window.innerWidth, vh = window.innerHeight;
     const out = [];
-    const indexOf = new Map();
     for (const el of document.body ? document.body.querySelectorAll("*") : []) {
       if (out.length >= opts.maxElements) break;
       const tag = el.localName;
@@ -145,24 +144,15 @@
       for (const [sel, name] of LANDMARKS) {
         if (el.closest(sel) && !el.matches(sel)) { landmark = name; break; }
       }
-      let parent = null;
-      for (let node = el.parentElement; node; node = node.parentElement) {
-        if (indexOf.has(node)) { parent = indexOf.get(node); break; }
-      }
-      indexOf.set(el, out.length);
       out.push({
         index: out.length, selector: uniqueSelector(el), xpath: xpath(el), tag, kind,
         text: text && text.length <= 120 ? text : label(el), landmark,
         box: [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)],
-        flags, styles, parent, classes: Array.from(el.classList),
+        flags, styles, classes: Array.from(el.classList),
         src: tag === "img" ? el.currentSrc || el.src : "",
       });
     }
-    return {
-      elements: out,
-      language: document.documentElement.lang || "",
-      title: document.title,
-    };
+    return { elements: out, language: document.documentElement.lang || "" };
   }
 
   const nextFrames = () => new Promise(

@@ -64,7 +64,6 @@ class LoadedPage:
         self.timings: Counter[str] = Counter()  # seconds spent capturing and decoding
         self._revert_pending = False
         self.language = ""
-        self.title = ""
         self._cdp: Any = None
         pw_page.on("crash", lambda _: self._fail("renderer_crashed"))
         pw_page.on("framenavigated", self._on_navigation)
@@ -113,12 +112,11 @@ class LoadedPage:
         found = await self._call(self.pw_page.evaluate(
             "o => window.__spotdiff.collect(o)", {**opts, "properties": properties}))
         self.language = found["language"]
-        self.title = found["title"]
         return [
             Element(
                 index=e["index"], selector=e["selector"], xpath=e["xpath"], tag=e["tag"],
                 kind=e["kind"], text=e["text"], landmark=e["landmark"], box=tuple(e["box"]),
-                flags=frozenset(e["flags"]), styles=e["styles"], parent_index=e["parent"],
+                flags=frozenset(e["flags"]), styles=e["styles"],
                 classes=tuple(e["classes"]), src=e["src"],
             )
             for e in found["elements"]
