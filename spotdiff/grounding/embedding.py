@@ -195,24 +195,18 @@ def offline_encoder_path() -> Path:
 
 @contextmanager
 def _offline_hub_when_unreachable(pretrained: str) -> Iterator[None]:
-    """huggingface_hub retries an unreachable hub for ~45 s before giving up. When a quick probe
-    cannot connect, switch it to offline mode for the load: cached weights still load, missing
-    ones fail at once."""
+    """huggingface_hub retries an unreachable hub for ~45 s before giving up (also, measured,
+    after its offline flag is switched on from inside a worker process). When a quick probe
+    cannot connect and the weights are not a local file, give up at once so `auto` falls back."""
     if Path(pretrained).is_file():
         yield
         return
     from huggingface_hub import constants
 
-    if constants.HF_HUB_OFFLINE or _reachable(constants.ENDPOINT):
-        yield
-        return
-    log.info("%s is unreachable: looking for open_clip weights in the local cache only",
-             constants.ENDPOINT)
-    constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = False
+    if not constants.HF_HUB_OFFLINE and not _reachable(constants.ENDPOINT):
+        raise OSError(f"{constants.ENDPOINT} is unreachable and {pretrained!r} is not a local "
+                      "checkpoint (set HF_HUB_OFFLINE=1 to use weights already cached)")
+    yield
 
 
 def _reachable(url: str) -> bool:
