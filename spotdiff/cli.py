@@ -21,6 +21,7 @@ from spotdiff.generator.run import RunRequest, generate
 from spotdiff.generator.selection import Quota, load_split, split_config_path
 from spotdiff.generator.sources import pages_from_site, pages_from_urls_file, serve_directory
 from spotdiff.mutators.catalogue import load_catalogue
+from spotdiff.report.command import report
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Visual change-detection pairs from real web pages.")
@@ -151,18 +152,7 @@ def generate_command(
     console.print(f"wrote {out}/data, {out}/stats.json, {out}/config.yaml")
 
 
-@app.command()
-def report(
-    dataset: Annotated[Path, typer.Argument(help="A directory written by generate.")],
-    out: Annotated[Path | None, typer.Option(help="Default: DATASET/report.")] = None,
-) -> None:
-    """Write a static HTML report: summary, plots, gallery of every pair, rejected samples."""
-    from spotdiff.export.report import build_report
-
-    if not (dataset / "data").is_dir():
-        fail(f"{dataset} has no data/ directory: is it a dataset written by generate?")
-    index = build_report(dataset, out)
-    console.print(f"wrote {index} (open it in a browser; it needs no server)")
+app.command()(report)
 
 
 @app.command("calibrate")
