@@ -68,7 +68,7 @@ def test_parquet_loads_with_pyarrow_and_rows_are_well_formed(dataset):
         assert d["type"] == row["operator"] == row["mutation_types"][0]
         assert row["target_diff"] > 0 and row["pixel_diff"] > 0
         assert row["target_bbox_w"] > 0 and row["url"].startswith("http://127.0.0.1")
-        assert row["ground_truth_diff"].startswith("The ")
+        assert row["ground_truth_diff"][:1].isupper() and row["ground_truth_diff"].endswith(".")
 
 
 def test_parquet_loads_with_datasets_as_pil_images(dataset):
