@@ -16,6 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from spotdiff.config import ConfigError, RunConfig, load_config
+from spotdiff.crawler.command import crawl_command, pages_command
+from spotdiff.crawler.manifest import Manifest
 from spotdiff.generator.ledger import RunMismatch
 from spotdiff.generator.run import RunRequest, generate
 from spotdiff.generator.selection import Quota, load_split, split_config_path
@@ -85,6 +87,9 @@ def generate_command(
     site: Annotated[Path | None, typer.Option(
         help="A directory of pages to serve on 127.0.0.1 (its manifest.json, else every .html).")
     ] = None,
+    pages_dir: Annotated[Path | None, typer.Option("--pages", help=(
+        "A directory written by `spotdiff crawl`: its kept pages, replayed from their archives "
+        "with no network."))] = None,
     split: Annotated[str | None, typer.Option(help=(
         "Split name. When configs/splits/NAME.yaml (or a path to a split file) exists, its quota "
         "table of operator × tier cells is filled instead of --pairs."))] = None,
@@ -118,13 +123,17 @@ def generate_command(
     cfg = _load(config, overrides)
     if mutations_per_pair:
         cfg.sampling.mutations_per_pair = mutations_per_pair
-    if (urls_file is None) == (site is None):
-        fail("give exactly one of --urls-file or --site")
+    if sum(x is not None for x in (urls_file, site, pages_dir)) != 1:
+        fail("give exactly one of --urls-file, --site or --pages")
     if executor not in ("local", "ray"):
         fail("--executor is local or ray")
     with contextlib.ExitStack() as stack:
         if site is not None:
             pages = pages_from_site(site, stack.enter_context(serve_directory(site)))
+        elif pages_dir is not None:
+            pages = Manifest(pages_dir).kept_pages()
+            if not pages:
+                fail(f"{pages_dir} has no kept pages: is it a directory written by crawl?")
         else:
             assert urls_file is not None
             pages = pages_from_urls_file(urls_file)
@@ -153,6 +162,8 @@ def generate_command(
 
 
 app.command()(report)
+app.command("crawl")(crawl_command)
+app.command("pages")(pages_command)
 
 
 @app.command("calibrate")

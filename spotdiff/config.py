@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from spotdiff.grounding.embedding import ClipConfig
 
@@ -67,6 +68,62 @@ class ExportConfig(Strict):
     row_group_rows: int = Field(100, ge=1)
 
 
+class CrawlFilterConfig(Strict):
+    """DiffSpot-style automatic filters over captured pages; each rejection names its reason."""
+
+    min_html_bytes: int = Field(1500, ge=0, description="Shorter HTML: html_too_short.")
+    min_page_height: int = Field(300, ge=0, description="Shorter page (px): page_too_short.")
+    blank_share: float = Field(0.98, gt=0, le=1, description=(
+        "A first viewport with this share of one colour is blank_viewport."))
+    max_embeds: int = Field(10, ge=0, description="More iframes+videos+canvases: too_many_embeds.")
+    max_embed_area: float = Field(0.5, gt=0, le=1, description=(
+        "Share of the first viewport covered by iframes, videos and canvases (too_many_embeds)."))
+    near_duplicate_distance: int = Field(10, ge=0, le=256, description=(
+        "Perceptual-hash (256-bit) distance at or below which a page is a near_duplicate."))
+
+
+class CrawlSampleConfig(Strict):
+    """Stratified sampling of the kept pages by domain category × complexity bucket."""
+
+    pages: int | None = Field(None, ge=1, description="Pages to keep; null: every page.")
+    max_domain_share: float | None = Field(None, gt=0, le=1, description=(
+        "No domain category above this share of the sampled pages; null: no cap."))
+    complexity_bounds: tuple[int, int] = Field((300, 1000), description=(
+        "Element counts separating simple | medium | complex pages."))
+
+
+class CrawlConfig(Strict):
+    user_agent: str = "spotdiff/0.1 (+https://github.com/spotdiff/spotdiff)"
+    max_pages: int = Field(500, ge=1, description="Pages captured (kept or filtered out).")
+    max_depth: int = Field(2, ge=0, description="Link hops from a seed (or sitemap entry).")
+    same_site: bool = Field(True, description="Follow links only to the seeds' own sites.")
+    sitemap: bool = Field(False, description="Also start from each seed site's sitemaps.")
+    concurrency: int = Field(4, ge=1, description="Pages in flight at once.")
+    per_host: int = Field(2, ge=1, description="Pages in flight at once on one host.")
+    min_interval_s: float = Field(1.0, ge=0, description=(
+        "Minimum time between two requests to one host (robots.txt Crawl-delay may raise it)."))
+    page_timeout_s: float = Field(20.0, gt=0, description="Fetch, and capture, time cap.")
+    max_bytes: int = Field(5_000_000, ge=1024, description="HTML response size cap.")
+    max_redirects: int = Field(5, ge=0)
+    allow_private: bool = Field(False, description=(
+        "Allow hosts resolving to private, loopback, link-local or reserved addresses."))
+    allow_networks: list[str] = Field(default_factory=list, description=(
+        "Only these non-public networks (CIDR) are allowed, e.g. 127.0.0.0/8."))
+    har_content: Literal["attach", "embed"] = Field("attach", description=(
+        "attach: bodies as files in <id>.har.zip; embed: base64 inside <id>.har."))
+    categories: str = Field("categories.yaml", description=(
+        "Domain category rules, relative to the config file, then the bundled configs/."))
+    filters: CrawlFilterConfig = Field(default_factory=CrawlFilterConfig)
+    sample: CrawlSampleConfig = Field(default_factory=CrawlSampleConfig)
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad entry
+        return value
+
+
 class RunConfig(Strict):
     seed: int = 0
     split: str = "test"
@@ -81,17 +138,18 @@ class RunConfig(Strict):
     gate: GateConfig = Field(default_factory=GateConfig)
     clip: ClipConfig = Field(default_factory=ClipConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    crawl: CrawlConfig = Field(default_factory=CrawlConfig)
     config_dir: Path = Field(default=DEFAULT_CONFIG.parent, exclude=True)
 
-    def operator_paths(self) -> list[Path]:
+    def resolve(self, entry: str) -> Path:
         """Relative paths are looked up next to the config file, then in the bundled configs/."""
-        paths = []
-        for entry in self.operators:
-            path = self.config_dir / entry
-            if not path.exists() and (DEFAULT_CONFIG.parent / entry).exists():
-                path = DEFAULT_CONFIG.parent / entry
-            paths.append(path.resolve())
-        return paths
+        path = self.config_dir / entry
+        if not path.exists() and (DEFAULT_CONFIG.parent / entry).exists():
+            path = DEFAULT_CONFIG.parent / entry
+        return path.resolve()
+
+    def operator_paths(self) -> list[Path]:
+        return [self.resolve(entry) for entry in self.operators]
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -13,7 +13,7 @@ import io
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -108,10 +108,13 @@ class LoadedPage:
             "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"))
         self._cdp = await self._call(self.context.new_cdp_session(p))
 
+    async def evaluate(self, script: str, arg: Any = None) -> Any:
+        return await self._call(self.pw_page.evaluate(script, arg))
+
     async def elements(self, properties: list[str], opts: dict[str, Any]) -> list[Element]:
         found = await self._call(self.pw_page.evaluate(
             "o => window.__spotdiff.collect(o)", {**opts, "properties": properties}))
-        self.language = found["language"]
+        self.language = found["language"] or self.page.language or ""  # else a crawl's guess
         return [
             Element(
                 index=e["index"], selector=e["selector"], xpath=e["xpath"], tag=e["tag"],
@@ -173,11 +176,9 @@ class LoadedPage:
 class Renderer:
     """Owns Playwright and one browser; opens pages in fresh contexts, relaunches a dead browser."""
 
-    def __init__(self, browser_cfg: BrowserConfig, render_cfg: RenderConfig,
-                 replay: Callable[[BrowserContext, Page], Awaitable[None]] | None = None):
+    def __init__(self, browser_cfg: BrowserConfig, render_cfg: RenderConfig):
         self.browser_cfg = browser_cfg
         self.cfg = render_cfg
-        self.replay = replay
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
         self.choice: BrowserChoice | None = None
@@ -214,22 +215,24 @@ class Renderer:
         else:
             await route.abort("blockedbyclient")
 
-    async def open(self, page: Page) -> LoadedPage:
-        """Load `page` in a fresh context and settle it; raises PageSkipped on failure."""
+    async def new_context(self, **options: Any) -> BrowserContext:
+        """A fresh context at the configured viewport; `options` add to Playwright's own
+        (e.g. HAR recording). Downloads are never accepted."""
         browser = await self._ensure_browser()
         try:
-            context = await asyncio.wait_for(browser.new_context(
+            return await asyncio.wait_for(browser.new_context(
                 viewport={"width": self.cfg.width, "height": self.cfg.height},
                 device_scale_factor=1, accept_downloads=False, reduced_motion="reduce",
+                **options,
             ), self.cfg.load_timeout_s)
         except (asyncio.TimeoutError, PlaywrightError) as e:
             raise PageSkipped("browser_error", str(e).splitlines()[0]) from e
+
+    async def load(self, context: BrowserContext, page: Page) -> LoadedPage:
+        """Load `page` in `context` (routes already set) and settle it; on failure the context
+        is closed and PageSkipped raised."""
         loaded: LoadedPage | None = None
         try:
-            if page.archive is not None and self.replay is not None:
-                await self.replay(context, page)
-            elif self.cfg.allowed_hosts is not None:
-                await context.route("**/*", self._block_foreign)
             pw_page = await context.new_page()
             pw_page.on("dialog", lambda d: asyncio.ensure_future(d.dismiss()))
             loaded = LoadedPage(page, context, pw_page, self.cfg)
@@ -240,4 +243,25 @@ class Renderer:
                 await loaded.close()
             else:
                 await context.close()
+            raise
+
+    async def open(self, page: Page) -> LoadedPage:
+        """Load `page` in a fresh context and settle it; raises PageSkipped on failure. A page
+        with an archive is replayed from it alone: any request the archive lacks fails."""
+        context = await self.new_context()
+        try:
+            if page.archive is not None:
+                await context.route_from_har(page.archive, not_found="abort")
+            elif self.cfg.allowed_hosts is not None:
+                await context.route("**/*", self._block_foreign)
+        except BaseException as e:
+            await context.close()
+            if isinstance(e, PlaywrightError):
+                raise PageSkipped("archive_unreadable", str(e).splitlines()[0]) from e
+            raise
+        try:
+            return await self.load(context, page)
+        except PageSkipped as e:
+            if page.archive is not None and e.reason == "browser_error":
+                raise PageSkipped("replay_failed", str(e)) from e  # the document is not in it
             raise

@@ -1,0 +1,1 @@
+"""Polite, safe crawling into replayable page archives: `spotdiff crawl` and `spotdiff pages`."""

@@ -1,0 +1,117 @@
+"""Capture a page once in Chromium with everything it loads, as a HAR that replays it offline,
+and measure what the filters and the manifest need."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Route
+
+from spotdiff.crawler.policy import SCHEMES, AddressPolicy, Refused, host_of
+from spotdiff.records import Page
+from spotdiff.renderer.session import PageSkipped, Renderer
+
+MEASURE = """() => {
+  const vw = innerWidth, vh = innerHeight;
+  let area = 0;  // viewport area under embeds; overlaps count twice, capped at the viewport
+  const embeds = document.querySelectorAll('iframe, video, canvas, embed, object');
+  for (const e of embeds) {
+    const r = e.getBoundingClientRect();
+    area += Math.max(0, Math.min(r.right, vw) - Math.max(r.left, 0))
+          * Math.max(0, Math.min(r.bottom, vh) - Math.max(r.top, 0));
+  }
+  const root = document.documentElement;
+  return {
+    title: document.title || '', lang: root.getAttribute('lang') || '',
+    height: document.body ? document.body.scrollHeight : root.scrollHeight,
+    elements: document.getElementsByTagName('*').length,
+    iframes: document.getElementsByTagName('iframe').length,
+    videos: document.getElementsByTagName('video').length,
+    canvases: document.getElementsByTagName('canvas').length,
+    embedArea: Math.min(1, area / (vw * vh)),
+    text: document.body ? document.body.innerText.slice(0, 5000) : '',
+  };
+}"""
+
+
+@dataclass
+class Capture:
+    title: str
+    lang: str
+    page_height: int
+    element_count: int
+    iframes: int
+    videos: int
+    canvases: int
+    embed_area: float
+    text: str
+    viewport: np.ndarray  # the first viewport as rendered, RGB
+    archive_bytes: int
+
+
+class Capturer:
+    """Loads pages as generation will (frozen clock, fonts, no motion) while Chromium records a
+    HAR; subresources go through the same address policy as the crawler's own requests."""
+
+    def __init__(self, renderer: Renderer, policy: AddressPolicy, har_content: str,
+                 timeout_s: float) -> None:
+        self.renderer = renderer
+        self.policy = policy
+        self.har_content = har_content
+        self.timeout_s = timeout_s
+        self.blocked: Counter[str] = Counter()  # subresources refused, by reason
+
+    async def _guard(self, route: Route) -> None:
+        url = route.request.url
+        scheme = urlsplit(url).scheme
+        if scheme in ("data", "blob"):
+            await route.continue_()
+            return
+        reason = "not_http" if scheme not in SCHEMES else await self.policy.verdict(host_of(url))
+        if reason is None:
+            await route.continue_()
+        else:
+            self.blocked[reason] += 1
+            await route.abort("blockedbyclient")
+
+    def archive_name(self, key: str) -> str:
+        return f"{key}.har.zip" if self.har_content == "attach" else f"{key}.har"
+
+    async def capture(self, url: str, dest: Path) -> Capture:
+        """Raises Refused('capture_timeout' | 'capture_failed') and leaves no archive then."""
+        try:
+            return await asyncio.wait_for(self._capture(url, dest), self.timeout_s)
+        except asyncio.TimeoutError as e:
+            dest.unlink(missing_ok=True)
+            raise Refused("capture_timeout", url) from e
+        except (PageSkipped, PlaywrightError) as e:
+            dest.unlink(missing_ok=True)
+            raise Refused("capture_failed", f"{url}: {e}") from e
+
+    async def _capture(self, url: str, dest: Path) -> Capture:
+        context = await self.renderer.new_context(
+            record_har_path=dest, record_har_content=self.har_content, record_har_mode="minimal")
+        try:
+            await context.route("**/*", self._guard)
+        except BaseException:
+            await context.close()
+            raise
+        loaded = await self.renderer.load(context, Page(url=url))
+        try:
+            found = await loaded.evaluate(MEASURE)
+            shot = await loaded.screenshot()
+        finally:
+            await loaded.close()  # closing the context writes the HAR
+        return Capture(
+            title=found["title"], lang=found["lang"], page_height=int(found["height"]),
+            element_count=found["elements"], iframes=found["iframes"], videos=found["videos"],
+            canvases=found["canvases"], embed_area=float(found["embedArea"]),
+            text=found["text"], viewport=shot.pixels,
+            archive_bytes=dest.stat().st_size if dest.exists() else 0,
+        )
