@@ -159,8 +159,11 @@
     (resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
 
   function rect(el) {
+    // a changed element can be laid out absurdly far (1e22 px), which would cross to Python as
+    // a float; the gate only needs the part near the viewport
     const r = el.getBoundingClientRect();
-    return [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)];
+    const px = (v) => Math.max(-1e6, Math.min(1e6, Math.round(v)));
+    return [px(r.x), px(r.y), px(r.width), px(r.height)];
   }
 
   function firstTextNode(el) {
