@@ -132,6 +132,10 @@ class OperatorSpec(Strict):
     spread: float = Field(0.0, ge=0, description="px per unit of magnitude the change paints "
                           "outside the element's box (a shadow); the gate's box grows by it.")
     tiers: dict[Tier, tuple[float, float]]
+    tier_areas: dict[Tier, tuple[float, float]] | None = Field(
+        None, description="The element's share of the viewport (%) each tier admits, for "
+        "operators tiered by value: how visible a change is depends on both its size and the "
+        "element's, so an easy tier can ask for a large element and a hard one for a small one.")
     applies_to: Eligibility = Field(default_factory=Eligibility)
     phrases: dict[str, str] = Field(default_factory=dict,
                                     description="direction → English phrase for the template")
@@ -156,9 +160,17 @@ class OperatorSpec(Strict):
                 self.value, KeywordValue | PageImageValue | NoValue):
             raise ValueError(f"value kind '{self.value.kind}' has no magnitude: "
                              "set `magnitude: area`")
-        for tier, (lo, hi) in self.tiers.items():
-            if lo > hi or lo < 0:
-                raise ValueError(f"tier {tier} range [{lo}, {hi}] is not 0 <= low <= high")
+        for key, ranges in (("tiers", self.tiers), ("tier_areas", self.tier_areas or {})):
+            for tier, (lo, hi) in ranges.items():
+                if lo > hi or lo < 0:
+                    raise ValueError(f"{key} {tier} range [{lo}, {hi}] is not 0 <= low <= high")
+        if self.tier_areas is not None:
+            if self.magnitude == "area":
+                raise ValueError("tier_areas is for operators tiered by value; with "
+                                 "`magnitude: area` the tiers are areas already")
+            missing = [t for t in TIERS if t not in self.tier_areas]
+            if missing:
+                raise ValueError(f"tier_areas must define {', '.join(missing)}")
         return self
 
     @builtins.property  # the field `property` shadows the builtin in this class body
@@ -169,13 +181,24 @@ class OperatorSpec(Strict):
             return self.value.unit
         return MAGNITUDE_UNITS[self.value.kind]
 
-    def tier_of(self, magnitude: float) -> str | None:
-        """The tier whose range holds `magnitude` (ranges are tried easy → hard)."""
-        for tier in TIERS:
-            lo, hi = self.tiers[tier]
-            if lo - 1e-9 <= magnitude <= hi + 1e-9:
+    def tiers_for_area(self, area: float) -> list[str]:
+        """The tiers an element covering `area` % of the viewport can be changed in."""
+        if self.tier_areas is None:
+            return list(TIERS)
+        return [t for t in TIERS if _within(area, self.tier_areas[t])]
+
+    def tier_of(self, magnitude: float, area: float | None = None) -> str | None:
+        """The tier whose range holds `magnitude` and, when the tiers bound it, whose area range
+        holds the element's `area` (tiers are tried easy → hard)."""
+        admitted = self.tiers_for_area(area) if area is not None else TIERS
+        for tier in admitted:
+            if _within(magnitude, self.tiers[tier]):
                 return tier
         return None
+
+
+def _within(value: float, bounds: tuple[float, float]) -> bool:
+    return bounds[0] - 1e-9 <= value <= bounds[1] + 1e-9
 
 
 def _yaml_files(path: Path) -> list[Path]:

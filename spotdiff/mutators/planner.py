@@ -43,11 +43,12 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
     """Yield (operator, mutation) to try, or (operator, reason) when no value could be derived.
 
     Operators take turns so a page's budget is spread across them; each element is tried at
-    most once per operator.
+    most once per operator, in a tier its size admits.
     """
     pools = {
         name: [elements[i] for i in rng.permutation(len(elements))
-               if eligible(spec, elements[i])]
+               if eligible(spec, elements[i])
+               and set(spec.tiers_for_area(area_percent(elements[i], viewport))) & set(tiers)]
         for name, spec in catalogue.items()
     }
     while any(pools.values()):
@@ -56,14 +57,14 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
             if not pool:
                 continue
             spec, element = catalogue[name], pool.pop()
-            tier = str(rng.choice(list(tiers)))
+            area = area_percent(element, viewport)
+            tier = str(rng.choice([t for t in spec.tiers_for_area(area) if t in tiers]))
             change = derive(spec, element, _target(spec, tier, rng), rng, ctx)
             if change is None:
                 yield name, "no_value"
                 continue
-            magnitude = (area_percent(element, viewport) if spec.magnitude == "area"
-                         else change.magnitude)
-            applied_tier = spec.tier_of(magnitude)
+            magnitude = area if spec.magnitude == "area" else change.magnitude
+            applied_tier = spec.tier_of(magnitude, area)
             if applied_tier is None:
                 yield name, "magnitude_outside_tiers"
                 continue
