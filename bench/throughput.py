@@ -4,13 +4,12 @@ per stage and peak memory, on a fixed set of development-corpus pages.
     python bench/throughput.py                      # 24 pages, 200 pairs, then 2,000 for RSS
     python bench/throughput.py --pages 12 --pairs 100 --rss-pairs 0
 
-The corpus is built from ../shared/corpus into ~/.cache/spotdiff/dev-corpus when missing.
+Pages come from the development corpus (bench/corpus.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import tempfile
@@ -24,11 +23,11 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from corpus import corpus_pages  # noqa: E402
+
 from spotdiff.config import load_config  # noqa: E402
 from spotdiff.generator.run import RunRequest, generate  # noqa: E402
-from spotdiff.generator.sources import serve_directory  # noqa: E402
 from spotdiff.records import Page  # noqa: E402
-from tests.conftest import CORPUS_CACHE, SHARED_CORPUS, ensure_corpus  # noqa: E402
 
 
 class PeakRss:
@@ -56,18 +55,6 @@ class PeakRss:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def corpus_pages(stack: ExitStack, n: int) -> list[Page]:
-    ensure_corpus()
-    sources = json.loads((SHARED_CORPUS / "dev-pages.json").read_text())
-    lists = []
-    for source in sources:
-        base = stack.enter_context(serve_directory(CORPUS_CACHE / source["root"]))
-        lists.append([Page(url=base + p, domain=source["source"], key=f"{source['source']}:{p}")
-                      for p in source["pages"]])
-    spread = (p for p in itertools.chain.from_iterable(itertools.zip_longest(*lists)) if p)
-    return list(itertools.islice(spread, n))
 
 
 def measure(name: str, pages: list[Page], pairs: int, workers: int, clip: str,
