@@ -22,7 +22,7 @@ from spotdiff.generator.ledger import RunMismatch
 from spotdiff.generator.run import RunRequest, generate
 from spotdiff.generator.selection import Quota, load_split, split_config_path
 from spotdiff.generator.sources import pages_from_site, pages_from_urls_file, serve_directory
-from spotdiff.mutators.catalogue import load_catalogue
+from spotdiff.mutators.catalogue import TIERS, load_catalogue
 from spotdiff.report.command import report
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -58,7 +58,11 @@ def operators(config: ConfigOpt = None) -> None:
     table = Table("operator", "family", "mechanism", "property", "magnitude", "easy", "medium",
                   "hard")
     for name, spec in sorted(catalogue.items()):
-        tiers = [f"{lo:g}–{hi:g}" for lo, hi in (spec.tiers[t] for t in ("easy", "medium", "hard"))]
+        tiers = [f"{lo:g}–{hi:g}" for lo, hi in (spec.tiers[t] for t in TIERS)]
+        if spec.tier_areas:
+            tiers = [f"{text}, area {lo:g}–{hi:g}%"
+                     for text, (lo, hi) in zip(tiers, (spec.tier_areas[t] for t in TIERS),
+                                               strict=True)]
         table.add_row(name, spec.family, spec.mechanism, spec.property, spec.magnitude_unit,
                       *tiers)
     out_console.print(table)
@@ -184,8 +188,9 @@ def calibrate_command(
                 out.add_row(op, tier, str(entry[tier]["n"]),
                             *(f"{entry[tier][m]['median']:.5f}" for m in MEASURES))
     out_console.print(out)
-    falls = sum(e["falls_easy_to_hard"]["pixel_diff"] for e in table.values())
-    console.print(f"pixel_diff falls from easy to hard for {falls}/{len(table)} operators; "
+    falls = ", ".join(f"{m} {sum(e['falls_easy_to_hard'][m] for e in table.values())}"
+                      for m in ("pixel_diff", "clip_distance"))
+    console.print(f"medians falling from easy to hard, of {len(table)} operators: {falls}; "
                   f"wrote {dataset}/calibration.json and calibration.png")
 
 
