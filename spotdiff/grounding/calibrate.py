@@ -53,9 +53,13 @@ def _plot(table: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from cycler import cycler
 
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
+    # more operators than colours: a second line style keeps every line told apart
+    styles = cycler(linestyle=["-", "--"]) * cycler(color=plt.get_cmap("tab20").colors)
     for ax, measure in zip(axes, ("pixel_diff", "clip_distance"), strict=True):
+        ax.set_prop_cycle(styles)
         for op, entry in table.items():
             tiers = [t for t in TIERS if t in entry]
             ax.plot(tiers, [entry[t][measure]["median"] for t in tiers], marker="o", label=op)
