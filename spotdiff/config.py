@@ -61,6 +61,9 @@ class GateConfig(Strict):
     margin_px: int = Field(3, ge=0)
     clip_distance: tuple[float, float] | None = Field(
         None, description="Accepted range of the embedding distance (1 - cosine); null: any.")
+    change_area: tuple[float, float] | None = Field(
+        None, description="Accepted range of the changed fraction of the frame (pixel_diff); "
+        "null: any.")
 
 
 class ExportConfig(Strict):

@@ -73,3 +73,12 @@ def test_every_target_of_a_multi_mutation_pair_must_change():
     after[55, 65] = 0
     m = pair_metrics(diff_mask(before, after), [BOX, other], margin=2)
     assert m["outside_diff"] == 0.0 and verdict(m, GateConfig()) is None
+
+
+def test_change_area_bounds_drop_too_small_and_too_large_changes():
+    before, after = frames()
+    after[20:30, 10:40] = 0  # the whole box: 300 of 8,000 px
+    m = pair_metrics(diff_mask(before, after), [BOX], margin=2)
+    assert verdict(m, GateConfig(change_area=(0.01, 0.05))) is None
+    assert verdict(m, GateConfig(change_area=(0.05, 1.0))) == "change_area"
+    assert verdict(m, GateConfig(change_area=(0.0, 0.01))) == "change_area"

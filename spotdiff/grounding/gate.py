@@ -11,4 +11,6 @@ def verdict(metrics: dict[str, float], cfg: GateConfig) -> str | None:
         return "no_effect"
     if metrics["outside_diff"] > cfg.max_outside_diff:
         return "contaminated"
+    if cfg.change_area and not cfg.change_area[0] <= metrics["pixel_diff"] <= cfg.change_area[1]:
+        return "change_area"
     return None
