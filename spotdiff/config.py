@@ -76,8 +76,9 @@ class CrawlFilterConfig(Strict):
 
     min_html_bytes: int = Field(1500, ge=0, description="Shorter HTML: html_too_short.")
     min_page_height: int = Field(300, ge=0, description="Shorter page (px): page_too_short.")
-    blank_share: float = Field(0.98, gt=0, le=1, description=(
-        "A first viewport with this share of one colour is blank_viewport."))
+    blank_share: float = Field(0.99, gt=0, le=1, description=(
+        "A first viewport with this share of one colour is blank_viewport (sparse error pages "
+        "measure 0.98-0.987 and stay)."))
     max_embeds: int = Field(10, ge=0, description="More iframes+videos+canvases: too_many_embeds.")
     max_embed_area: float = Field(0.5, gt=0, le=1, description=(
         "Share of the first viewport covered by iframes, videos and canvases (too_many_embeds)."))
@@ -112,6 +113,9 @@ class CrawlConfig(Strict):
         "Allow hosts resolving to private, loopback, link-local or reserved addresses."))
     allow_networks: list[str] = Field(default_factory=list, description=(
         "Only these non-public networks (CIDR) are allowed, e.g. 127.0.0.0/8."))
+    allowed_hosts: list[str] | None = Field(None, description=(
+        "When set, no other host is contacted or even looked up, for pages and subresources "
+        "alike; null: any host whose addresses pass the address check."))
     har_content: Literal["attach", "embed"] = Field("attach", description=(
         "attach: bodies as files in <id>.har.zip; embed: base64 inside <id>.har."))
     categories: str = Field("categories.yaml", description=(

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,6 +121,8 @@ def test_crawl_keeps_the_right_pages_and_says_why_for_every_other(crawled: tuple
     assert stats["kept"] == 8 and stats["captured"] == 13
     assert stats["rejected"]["private_address"] == 5 and stats["rejected"]["non_html"] == 2
     assert stats["languages"] == {"en": 7, "fr": 1} and stats["pages_per_s"] > 0
+    # the home page's image on 192.168.1.1: blocked in Chromium, and dropped from the archive
+    assert stats["subresources_blocked"] == {"private_address": 1}
 
     summary = invoke("pages", pages)
     for text in ("kept", "private_address 5", "robots_disallowed 1", "e-commerce 1", "fr 1"):
@@ -143,7 +149,8 @@ def test_generate_replays_the_archives_with_the_sites_shut_down(crawled: tuple, 
 
 def test_replay_touches_no_server_and_repeats_pixel_for_pixel(crawled: tuple) -> None:
     """A tripwire server on the crawled site's own port sees no request while an archive is
-    replayed twice, and the two renders are identical."""
+    replayed twice, and the two renders are identical. The home page's archive had a request
+    blocked at capture; replay fails it at once instead of waiting for it."""
     import http.server
     import threading
     from urllib.parse import urlsplit
@@ -215,3 +222,31 @@ def test_an_interrupted_crawl_resumes_without_refetching(sites: Sites, tmp_path:
     assert outcomes(pages)[f"{sites.b}/"] == "offsite"
     assert outcomes(pages)["http://10.0.0.1/admin"] == "offsite"  # never even resolved
     assert sites.hits["a:/slow.html"] == 1  # a timed-out page is not retried either
+
+
+def test_kill_9_mid_crawl_then_resume_refetches_no_captured_page(
+        sites: Sites, config_file: Path, tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    command = [sys.executable, "-m", "spotdiff", "crawl", f"{sites.a}/", "--out", str(pages),
+               "--config", str(config_file), "--allow-network", "127.0.0.0/8"]
+    proc = subprocess.Popen([*command, "--concurrency", "1", "--delay", "0.5"],
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    manifest = pages / "manifest.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if manifest.exists() and len(manifest.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the crawl ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI, its Playwright driver and Chromium
+    proc.wait()
+    before = {r.final_url for r in Manifest(pages).read()}
+    assert len(before) >= 2 and not (pages / "manifest.parquet").exists()
+
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    after = {r.final_url for r in Manifest(pages).read()}
+    assert before < after and len(after) == 7
+    for url in before:  # one fetch by the crawler, one load by Chromium: nothing again
+        assert sites.hits[f"a:{url.removeprefix(sites.a)}"] == 2, url

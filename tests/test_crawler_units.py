@@ -46,6 +46,9 @@ def test_allowances() -> None:
     assert asyncio.run(AddressPolicy(allow_private=True).verdict("10.0.0.1")) is None
     with pytest.raises(Refused):
         asyncio.run(AddressPolicy().check("http://10.0.0.1/"))
+    listed = AddressPolicy(networks=["127.0.0.0/8"], hosts=["127.0.0.1"])
+    assert asyncio.run(listed.verdict("127.0.0.1")) is None
+    assert asyncio.run(listed.verdict("fonts.example.com")) == "host_not_allowed"  # no lookup
 
 
 def test_category_rules_are_yaml_and_errors_name_file_and_key(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ and measure what the filters and the manifest need."""
 from __future__ import annotations
 
 import asyncio
+import json
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,31 @@ MEASURE = """() => {
     text: document.body ? document.body.innerText.slice(0, 5000) : '',
   };
 }"""
+
+
+def drop_failed_entries(archive: Path) -> int:
+    """Remove the requests that never got a response (blocked, refused, failed) from a HAR:
+    replaying such an entry stalls the page, while a request missing from the archive fails at
+    once. Returns how many were removed."""
+    if archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as z:
+            members = {name: z.read(name) for name in z.namelist()}
+        har = json.loads(members["har.har"])
+    else:
+        har = json.loads(archive.read_text(encoding="utf-8"))
+    entries = har["log"]["entries"]
+    har["log"]["entries"] = [e for e in entries if e["response"].get("status", -1) > 0]
+    removed = len(entries) - len(har["log"]["entries"])
+    if removed:
+        text = json.dumps(har, ensure_ascii=False)
+        if archive.suffix == ".zip":
+            members["har.har"] = text.encode()
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+                for name, data in members.items():
+                    z.writestr(name, data)
+        else:
+            archive.write_text(text, encoding="utf-8")
+    return removed
 
 
 @dataclass
@@ -108,6 +135,7 @@ class Capturer:
             shot = await loaded.screenshot()
         finally:
             await loaded.close()  # closing the context writes the HAR
+        await asyncio.to_thread(drop_failed_entries, dest)
         return Capture(
             title=found["title"], lang=found["lang"], page_height=int(found["height"]),
             element_count=found["elements"], iframes=found["iframes"], videos=found["videos"],

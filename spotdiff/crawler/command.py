@@ -65,6 +65,9 @@ def crawl_command(
         "Allow hosts on private, loopback, link-local or reserved addresses (unsafe)."))] = False,
     allow_network: Annotated[list[str] | None, typer.Option(help=(
         "Allow this non-public network (CIDR), e.g. 127.0.0.0/8; repeatable."))] = None,
+    allowed_host: Annotated[list[str] | None, typer.Option(help=(
+        "Contact only this host (pages and subresources; others are not even looked up); "
+        "repeatable."))] = None,
     delay: Annotated[float | None, typer.Option(
         min=0, help="Seconds between two requests to one host.")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Pages in flight.")] = None,
@@ -86,6 +89,7 @@ def crawl_command(
         "max_pages": max_pages, "max_depth": depth, "sitemap": sitemap,
         "same_site": False if follow_external else None,
         "allow_private": True if allow_private else None, "allow_networks": allow_network,
+        "allowed_hosts": allowed_host,
         "min_interval_s": delay, "concurrency": concurrency, "per_host": per_host,
         "page_timeout_s": page_timeout,
     }, {"pages": sample, "max_domain_share": max_domain_share})

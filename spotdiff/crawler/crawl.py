@@ -8,6 +8,7 @@ then says whether filters kept it) or the reason it was refused or skipped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -63,7 +64,8 @@ class Crawl:
         self.manifest = Manifest(out)
         self.frontier = Frontier(out / "frontier.jsonl")
         self.classifier = Classifier.from_file(cfg.resolve(self.cfg.categories))
-        self.policy = AddressPolicy(self.cfg.allow_private, self.cfg.allow_networks)
+        self.policy = AddressPolicy(self.cfg.allow_private, self.cfg.allow_networks,
+                                    self.cfg.allowed_hosts)
         self.pacer = Pacer(self.cfg.min_interval_s)
         records = self.manifest.read()
         self.captured = len(records)
@@ -78,7 +80,9 @@ class Crawl:
 
     # -- discovery -------------------------------------------------------------------------
 
-    def discover(self, href: str, depth: int, base: str | None = None) -> None:
+    def discover(self, href: str, depth: int, base: str | None = None,
+                 seed: bool = False) -> None:
+        """Queue a link (or seed, or sitemap entry) unless it was seen or is refused at once."""
         try:
             url = normalize(href, base)
         except Refused as e:
@@ -86,7 +90,7 @@ class Crawl:
             return
         if url in self.frontier.seen:
             return
-        if self.cfg.same_site and depth > 0 and site_of(url) not in self.sites:
+        if self.cfg.same_site and not seed and site_of(url) not in self.sites:
             self.frontier.finish(url, "offsite")
         elif looks_non_html(url):
             self.frontier.finish(url, "non_html")
@@ -100,7 +104,7 @@ class Crawl:
             except Refused:
                 continue  # the origin itself is refused; its seed says why
             pending = list(dict.fromkeys([*listed, f"{origin}/sitemap.xml"]))
-            for nested_level in range(2):  # a sitemap index, then its sitemaps
+            for _level in range(2):  # a sitemap (or index), then the index's sitemaps
                 nested: list[str] = []
                 for sitemap in pending:
                     try:
@@ -112,7 +116,7 @@ class Crawl:
                     pages, more = sitemap_locations(response.body)
                     for page in pages:
                         self.discover(page, 0)
-                    nested += more if nested_level == 0 else []
+                    nested += more
                 pending = nested
 
     # -- one page --------------------------------------------------------------------------
@@ -158,8 +162,12 @@ class Crawl:
         self.final_urls.add(final)
         if item.depth < self.cfg.max_depth:
             base, hrefs = await asyncio.to_thread(html_links, response.text)
+            base_url = final
+            if base:
+                with contextlib.suppress(Refused):  # a <base> that is not http(s): ignored
+                    base_url = normalize(base, final)
             for href in hrefs:
-                self.discover(href, item.depth + 1, normalize(base, final) if base else final)
+                self.discover(href, item.depth + 1, base_url)
         name = capturer.archive_name(hashlib.sha1(final.encode()).hexdigest()[:20])
         capture = await capturer.capture(final, self.out / ARCHIVES / name)
         return self.judge(self.record(item, response, digest, capture, f"{ARCHIVES}/{name}"))
@@ -200,7 +208,7 @@ class Crawl:
         for seed in seeds:
             if _is_http(seed):
                 self.sites.add(site_of(normalize(seed)))
-            self.discover(seed, 0)
+            self.discover(seed, 0, seed=True)
         async with new_client(self.cfg.user_agent) as client, \
                 Renderer(self.run_cfg.browser, self.run_cfg.render) as renderer:
             fetcher = Fetcher(client, self.policy, self.pacer, self.cfg.max_bytes,

@@ -19,6 +19,11 @@ SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+# Refusals of the address policy itself (as opposed to what a server answered)
+POLICY_REASONS = frozenset({"not_http", "bad_url", "private_address", "dns_error",
+                            "host_not_allowed"})
+
+
 class Refused(Exception):
     """A URL the crawler will not fetch; `reason` is the counted stats key."""
 
@@ -70,11 +75,14 @@ def is_public(ip: IPAddress) -> bool:
 
 class AddressPolicy:
     """Resolves hosts (cached for the crawl) and refuses non-public addresses unless allowed:
-    everything with `allow_private`, else only the `networks` listed."""
+    everything with `allow_private`, else only the `networks` listed. With `hosts`, any other
+    host is refused before it is looked up."""
 
-    def __init__(self, allow_private: bool = False, networks: Iterable[str] = ()) -> None:
+    def __init__(self, allow_private: bool = False, networks: Iterable[str] = (),
+                 hosts: Iterable[str] | None = None) -> None:
         self.allow_private = allow_private
         self.networks: list[IPNetwork] = [ipaddress.ip_network(n, strict=False) for n in networks]
+        self.hosts = None if hosts is None else {h.lower().strip("[]") for h in hosts}
         self._verdicts: dict[str, str | None] = {}
 
     def allows(self, ip: IPAddress) -> bool:
@@ -91,6 +99,8 @@ class AddressPolicy:
 
     async def verdict(self, host: str) -> str | None:
         """None when every address of `host` is allowed, else the refusal reason."""
+        if self.hosts is not None and host.strip("[]") not in self.hosts:
+            return "host_not_allowed"
         if host not in self._verdicts:
             try:
                 ips = await self.addresses(host)

@@ -6,7 +6,7 @@ import asyncio
 from urllib.robotparser import RobotFileParser
 
 from spotdiff.crawler.fetch import Fetcher
-from spotdiff.crawler.policy import Refused, host_of, origin_of
+from spotdiff.crawler.policy import POLICY_REASONS, Refused, host_of, origin_of
 
 
 class Robots:
@@ -31,8 +31,8 @@ class Robots:
         try:
             response = await self.fetcher.get(parser.url, html_only=False)
         except Refused as e:
-            if e.reason in ("private_address", "not_http", "dns_error"):
-                raise
+            if e.reason in POLICY_REASONS:
+                raise  # the whole origin is refused, not just its robots.txt
             parser.disallow_all = True
             return parser
         if response.status >= 500:
