@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,9 +125,26 @@ def test_crawl_keeps_the_right_pages_and_says_why_for_every_other(crawled: tuple
     # the home page's image on 192.168.1.1: blocked in Chromium, and dropped from the archive
     assert stats["subresources_blocked"] == {"private_address": 1}
 
+    assert stats["sites"] == {a.removeprefix("http://"): 6, b.removeprefix("http://"): 2}
+
     summary = invoke("pages", pages)
     for text in ("kept", "private_address 5", "robots_disallowed 1", "e-commerce 1", "fr 1"):
         assert text in summary
+
+
+def test_a_finished_crawl_resamples_without_fetching(crawled: tuple, config_file: Path,
+                                                     tmp_path: Path) -> None:
+    sites, pages, _ = crawled
+    copy = tmp_path / "pages"
+    shutil.copytree(pages, copy)
+    invoke("crawl", f"{sites.a}/", f"{sites.b}/", "--out", copy, "--config", config_file,
+           "--sample", 4, "--max-domain-share", 0.5, *LOOPBACK)  # the sites are down: no fetch
+    records = Manifest(copy).read()
+    kept = [r for r in records if r.kept]
+    assert len(kept) == 4 and max(sum(r.category == k.category for r in kept) for k in kept) <= 2
+    assert {r.reason for r in records if not r.kept and r.archive} <= {"sampled_out",
+                                                                      "domain_cap"}
+    assert {r.url for r in kept} <= {r.url for r in Manifest(pages).read() if r.kept}
 
 
 def test_generate_replays_the_archives_with_the_sites_shut_down(crawled: tuple, config_file: Path,

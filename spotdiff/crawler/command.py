@@ -14,6 +14,7 @@ from rich.table import Table
 from spotdiff.config import ConfigError, CrawlConfig, RunConfig, load_config, validate
 from spotdiff.crawler.crawl import crawl, read_stats
 
+SHOWN = 12  # rows per breakdown in the summary
 console = Console(stderr=True)
 out_console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -112,10 +113,15 @@ def summary_table(pages_dir: Path) -> Table:
     table.add_row("[bold]kept", str(stats.get("kept", 0)))
     table.add_row("[bold]captured", str(stats.get("captured", 0)))
     table.add_row("[bold]still queued", str(stats.get("queued", 0)))
-    for title, key in (("rejected", "rejected"), ("domain", "categories"),
+    for title, key in (("rejected", "rejected"), ("domain", "categories"), ("site", "sites"),
                        ("language", "languages"), ("complexity", "complexity")):
-        for i, (name, count) in enumerate((stats.get(key) or {}).items()):
+        counts = list((stats.get(key) or {}).items())
+        shown = counts if len(counts) <= SHOWN + 1 else counts[:SHOWN]
+        for i, (name, count) in enumerate(shown):
             table.add_row(f"[bold]{title}" if i == 0 else "", f"{name} {count}")
+        if len(shown) < len(counts):
+            rest = sum(count for _, count in counts[SHOWN:])
+            table.add_row("", f"{len(counts) - SHOWN} more: {rest}")
     table.caption = (f"{stats.get('urls_discovered', 0)} URLs discovered · "
                      f"{stats.get('requests', 0)} requests · {stats.get('elapsed_s', 0)} s · "
                      f"{stats.get('pages_per_s', 0)} pages/s · "

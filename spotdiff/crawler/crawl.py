@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from spotdiff.config import CrawlConfig, RunConfig
 from spotdiff.crawler.archive import Capture, Capturer
@@ -293,6 +294,7 @@ def summarize(records: Sequence[PageRecord], outcomes: Counter[str], queued: int
         "rejected": dict(rejected.most_common()),
         "queued": queued,
         "categories": dict(Counter(r.category for r in kept).most_common()),
+        "sites": dict(Counter(urlsplit(r.final_url).netloc for r in kept).most_common()),
         "languages": dict(Counter(r.language for r in kept).most_common()),
         "complexity": dict(Counter(r.complexity for r in kept).most_common()),
         "redirected": sum(bool(r.redirects) for r in records),
