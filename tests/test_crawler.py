@@ -227,7 +227,8 @@ def test_an_interrupted_crawl_resumes_without_refetching(sites: Sites, tmp_path:
     """A page cap stops the first run with URLs still queued; the second run finishes the
     frontier. Every captured page is fetched exactly once by the crawler and once by Chromium."""
     cfg = load_config(overrides={"crawl": {**CONFIG["crawl"], "max_pages": 2,
-                                           "allow_networks": ["127.0.0.0/8"]}})
+                                           "allow_networks": ["127.0.0.0/8"],
+                                           "allowed_hosts": ["127.0.0.1"]}})
     pages = tmp_path / "pages"
     first = crawl(cfg, [f"{sites.a}/"], pages)
     assert first["captured"] == 2 and first["queued"] > 0
@@ -240,6 +241,7 @@ def test_an_interrupted_crawl_resumes_without_refetching(sites: Sites, tmp_path:
     assert outcomes(pages)[f"{sites.b}/"] == "offsite"
     assert outcomes(pages)["http://10.0.0.1/admin"] == "offsite"  # never even resolved
     assert sites.hits["a:/slow.html"] == 1  # a timed-out page is not retried either
+    assert second["subresources_blocked"] == {"host_not_allowed": 1}  # 192.168.1.1's image
 
 
 def test_kill_9_mid_crawl_then_resume_refetches_no_captured_page(
