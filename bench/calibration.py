@@ -50,7 +50,7 @@ def embedding_cost(dataset: Path, clip: ClipConfig, pairs: int = 48) -> tuple[fl
     return 1000 * (time.perf_counter() - start) / len(images), cache.embedder.name
 
 
-def table(result: dict, stats: dict, cost: tuple[float, str]) -> str:
+def table(result: dict, stats: dict, cost: tuple[float, str], clip_threads: int) -> str:
     lines = ["| operator | n easy / medium / hard | pixel_diff easy / medium / hard "
              "| clip_distance easy / medium / hard | falls (pixel, clip) |",
              "|---|---|---|---|---|"]
@@ -68,7 +68,8 @@ def table(result: dict, stats: dict, cost: tuple[float, str]) -> str:
     lines += ["", f"falls easy→hard: pixel_diff {pixel}/{len(result)}, "
               f"clip_distance {clip}/{len(result)} · rows {stats['rows']} · "
               f"{stats['candidates_per_s']} candidates/s · embedding {cost[0]:.0f} ms per pair "
-              f"({cost[1]}, one process, before-images once per page)"]
+              f"({cost[1]}, {clip_threads} thread(s) as in a worker, before-images once per "
+              "page)"]
     return "\n".join(lines)
 
 
@@ -95,7 +96,8 @@ def main() -> None:
         pages = corpus_pages(stack, args.pages, args.skip)
         stats = generate(RunRequest(pages, args.out, quota, args.per_page, 0,
                                     workers=args.workers), cfg)
-    text = table(calibrate(args.out), stats, embedding_cost(args.out, cfg.clip))
+    text = table(calibrate(args.out), stats, embedding_cost(args.out, cfg.clip),
+                 cfg.clip.threads)
     (args.out / "calibration.md").write_text(text + "\n")
     print(text)
 
