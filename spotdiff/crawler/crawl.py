@@ -170,8 +170,15 @@ class Crawl:
             for href in hrefs:
                 self.discover(href, item.depth + 1, base_url)
         name = capturer.archive_name(hashlib.sha1(final.encode()).hexdigest()[:20])
-        capture = await capturer.capture(final, self.out / ARCHIVES / name)
-        return self.judge(self.record(item, response, digest, capture, f"{ARCHIVES}/{name}"))
+        try:
+            capture = await capturer.capture(final, self.out / ARCHIVES / name)
+        except Refused:
+            self.hashes.discard(digest)  # nothing was kept: another copy may still be
+            self.final_urls.discard(final)
+            raise
+        record = await asyncio.to_thread(  # hashing and language detection: off the loop
+            self.record, item, response, digest, capture, f"{ARCHIVES}/{name}")
+        return self.judge(record)
 
     def record(self, item: Item, response: Response, digest: str, capture: Capture,
                archive: str) -> PageRecord:
