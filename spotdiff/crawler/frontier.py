@@ -77,9 +77,6 @@ class Frontier:
                 return item
         return None
 
-    def requeue(self, item: Item) -> None:
-        self.queue.appendleft(item)
-
     def counts(self) -> Counter[str]:
         return Counter(self.outcomes.values())
 
