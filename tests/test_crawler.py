@@ -104,6 +104,10 @@ def test_crawl_keeps_the_right_pages_and_says_why_for_every_other(crawled: tuple
     # robots.txt read once per site; the disallowed page and the PDF never requested
     assert sites.hits["a:/robots.txt"] == 1 and sites.hits["b:/robots.txt"] == 1
     assert not any("secret" in k or "report.pdf" in k for k in sites.hits)
+    # B's robots.txt lets only spotdiff in, with a Crawl-delay its requests keep (whole seconds:
+    # the standard library's parser ignores fractions; Chromium's capture loads are not paced)
+    times = [t for t, site, agent, _ in sites.log if site == "b" and agent.startswith("spotdiff/")]
+    assert len(times) >= 7 and min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.99
 
     moved = records[f"{a}/old"]
     assert moved.final_url == f"{a}/docs/moved.html" and moved.redirects == [f"{a}/old"]

@@ -15,8 +15,10 @@ class Pacer:
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def slow_down(self, host: str, interval_s: float) -> None:
-        """A host asking for more time between requests (robots.txt Crawl-delay) gets it."""
+        """A host asking for more time between requests (robots.txt Crawl-delay) gets it, from
+        now on."""
         self._intervals[host] = max(interval_s, self._intervals.get(host, 0.0))
+        self._next[host] = max(self._next[host], time.monotonic() + interval_s)
 
     async def turn(self, host: str) -> None:
         """Wait until `host` may be sent the next request."""

@@ -21,12 +21,14 @@ class Sites:
     a: str = ""  # base URLs, no trailing slash
     b: str = ""
     hits: Counter[str] = field(default_factory=Counter)  # "a:/path?query" → requests
+    log: list[tuple[float, str, str, str]] = field(default_factory=list)  # time, site, agent, path
     servers: list[http.server.ThreadingHTTPServer] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count(self, site: str, path: str) -> None:
+    def count(self, site: str, path: str, agent: str) -> None:
         with self._lock:
             self.hits[f"{site}:{path}"] += 1
+            self.log.append((time.monotonic(), site, agent, path))
 
     def stop(self) -> None:
         for server in self.servers:
@@ -43,7 +45,7 @@ def _handler(sites: Sites, name: str) -> type[http.server.SimpleHTTPRequestHandl
             super().__init__(*args, directory=str(root), **kwargs)
 
         def do_GET(self) -> None:  # noqa: N802
-            sites.count(name, self.path)
+            sites.count(name, self.path, self.headers.get("User-Agent", ""))
             path = self.path.split("?", 1)[0]
             path = path + "index.html" if path.endswith("/") else path
             if path == "/old":
