@@ -83,9 +83,10 @@ def main() -> None:
     parser.add_argument("--clip", default="onnx", help="clip.backend: onnx, auto, open_clip")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", type=Path, help="run config (its operators are calibrated)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "calibration")
     args = parser.parse_args()
-    cfg = load_config(overrides={"seed": args.seed})
+    cfg = load_config(args.config, overrides={"seed": args.seed})
     cfg.clip.backend = args.clip
     cfg.sampling.tries_per_page = args.tries
     cfg.sampling.max_pairs_per_page = args.per_page
