@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Route
+from playwright.async_api import Route, WebSocketRoute
 
 from spotdiff.crawler.policy import SCHEMES, AddressPolicy, Refused, host_of
 from spotdiff.records import Page
@@ -107,6 +107,11 @@ class Capturer:
             self.blocked[reason] += 1
             await route.abort("blockedbyclient")
 
+    async def _refuse_socket(self, socket: WebSocketRoute) -> None:
+        # WebSockets bypass request routing, and an archive could not replay them anyway
+        self.blocked["websocket"] += 1
+        await socket.close(code=1008, reason="no WebSockets while archiving")
+
     def archive_name(self, key: str) -> str:
         return f"{key}.har.zip" if self.har_content == "attach" else f"{key}.har"
 
@@ -126,6 +131,7 @@ class Capturer:
             record_har_path=dest, record_har_content=self.har_content, record_har_mode="minimal")
         try:
             await context.route("**/*", self._guard)
+            await context.route_web_socket("**/*", self._refuse_socket)
         except BaseException:
             await context.close()
             raise
