@@ -105,6 +105,7 @@ def test_crawl_keeps_the_right_pages_and_says_why_for_every_other(crawled: tuple
     assert sites.hits["a:/robots.txt"] == 1 and sites.hits["b:/robots.txt"] == 1
     assert not any("secret" in k or "report.pdf" in k for k in sites.hits)
     assert sites.hits["a:/ws"] == 0  # the WebSocket internal.html opens: refused in Chromium
+    assert sites.hits["a:/sw.js"] == 0  # about.html's service worker: not even registered
     # B's robots.txt lets only spotdiff in, with a Crawl-delay its requests keep (whole seconds:
     # the standard library's parser ignores fractions; Chromium's capture loads are not paced)
     times = [t for t, site, agent, _ in sites.log if site == "b" and agent.startswith("spotdiff/")]

@@ -127,8 +127,9 @@ class Capturer:
             raise Refused("capture_failed", f"{url}: {e}") from e
 
     async def _capture(self, url: str, dest: Path) -> Capture:
-        context = await self.renderer.new_context(
-            record_har_path=dest, record_har_content=self.har_content, record_har_mode="minimal")
+        context = await self.renderer.new_context(  # service workers would bypass routing
+            record_har_path=dest, record_har_content=self.har_content, record_har_mode="minimal",
+            service_workers="block")
         try:
             await context.route("**/*", self._guard)
             await context.route_web_socket("**/*", self._refuse_socket)

@@ -248,7 +248,8 @@ class Renderer:
     async def open(self, page: Page) -> LoadedPage:
         """Load `page` in a fresh context and settle it; raises PageSkipped on failure. A page
         with an archive is replayed from it alone: any request the archive lacks fails."""
-        context = await self.new_context()
+        # A service worker's requests would bypass the archive (and the route to it)
+        context = await self.new_context(service_workers="block" if page.archive else "allow")
         try:
             if page.archive is not None:
                 await context.route_from_har(page.archive, not_found="abort")
