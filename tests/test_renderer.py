@@ -116,3 +116,30 @@ def test_a_dead_browser_is_relaunched_for_the_next_page(test_site):
             return shot
 
     assert run(body()).pixels.std() > 0
+
+
+@pytest.mark.parametrize(("allowed", "connections"), [(["127.0.0.1"], 0), (None, 1)])
+def test_only_allowed_host_names_resolve(test_site, allowed, connections):
+    """A WebSocket passes no request route; with allowed hosts, Chromium cannot even resolve
+    another name (localhost here), so nothing connects. Allowing every host shows the same page
+    does connect."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    accepted = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    url = f"{test_site}websocket.html?port={listener.getsockname()[1]}"
+    run(_open_and(RenderConfig(allowed_hosts=allowed), url, lambda _: asyncio.sleep(0.5)))
+    listener.close()
+    assert len(accepted) == connections

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from spotdiff.config import BrowserConfig, CrawlConfig, RunConfig
+from spotdiff.config import CrawlConfig, RenderConfig, RunConfig
 from spotdiff.crawler.archive import Capture, Capturer
 from spotdiff.crawler.classify import Classifier
 from spotdiff.crawler.fetch import Fetcher, Response, new_client
@@ -211,16 +211,10 @@ class Crawl:
 
     # -- the run ---------------------------------------------------------------------------
 
-    def browser_config(self) -> BrowserConfig:
-        """With allowed hosts, Chromium itself cannot resolve any other name: hints such as
-        <link rel=preconnect> reach the network without passing through request routing."""
-        hosts = self.cfg.allowed_hosts
-        browser = self.run_cfg.browser
-        if hosts is None:
-            return browser
-        rules = ", ".join(["MAP * ~NOTFOUND", *(f"EXCLUDE {h}" for h in hosts)])
-        return browser.model_copy(update={
-            "extra_args": [*browser.extra_args, f"--host-resolver-rules={rules}"]})
+    def capture_render_config(self) -> RenderConfig:
+        """Captures reach the hosts the crawl allows (every host by default), not those that
+        rendering for generation allows."""
+        return self.run_cfg.render.model_copy(update={"allowed_hosts": self.cfg.allowed_hosts})
 
     async def run(self, seeds: Sequence[str]) -> dict:
         start = time.perf_counter()
@@ -229,7 +223,7 @@ class Crawl:
                 self.sites.add(site_of(normalize(seed)))
             self.discover(seed, 0, seed=True)
         async with new_client(self.cfg.user_agent) as client, \
-                Renderer(self.browser_config(), self.run_cfg.render) as renderer:
+                Renderer(self.run_cfg.browser, self.capture_render_config()) as renderer:
             fetcher = Fetcher(client, self.policy, self.pacer, self.cfg.max_bytes,
                               self.cfg.page_timeout_s, self.cfg.max_redirects)
             robots = Robots(fetcher, self.cfg.user_agent)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,20 +77,32 @@ def choose_browser(pw: Playwright | AsyncPlaywright, cfg: BrowserConfig) -> Brow
     )
 
 
+def resolve_only(hosts: Sequence[str]) -> str:
+    """A launch flag under which Chromium resolves no host name but `hosts`. Request routing
+    cannot do this alone: hints such as <link rel=preconnect> and DNS prefetching reach the
+    network without passing through it."""
+    rules = ", ".join(["MAP * ~NOTFOUND", *(f"EXCLUDE {h}" for h in hosts)])
+    return f"--host-resolver-rules={rules}"
+
+
 def launch_options(
-    pw: Playwright | AsyncPlaywright, cfg: BrowserConfig
+    pw: Playwright | AsyncPlaywright, cfg: BrowserConfig,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> tuple[dict, BrowserChoice]:
-    """Keyword arguments for `chromium.launch` (sync or async API) and the logged choice."""
+    """Keyword arguments for `chromium.launch` (sync or async API) and the logged choice.
+    With `allowed_hosts`, no other name is resolved."""
     choice = choose_browser(pw, cfg)
     log.info("rendering with %s", choice.describe())
+    resolver = [] if allowed_hosts is None else [resolve_only(allowed_hosts)]
     options = {
         "executable_path": choice.executable,
         "headless": True,
-        "args": [*LAUNCH_ARGS, *cfg.extra_args],
+        "args": [*LAUNCH_ARGS, *resolver, *cfg.extra_args],
     }
     return options, choice
 
 
-def launch_browser(pw: Playwright, cfg: BrowserConfig) -> tuple[Browser, BrowserChoice]:
-    options, choice = launch_options(pw, cfg)
+def launch_browser(pw: Playwright, cfg: BrowserConfig,
+                   allowed_hosts: Sequence[str] | None = None) -> tuple[Browser, BrowserChoice]:
+    options, choice = launch_options(pw, cfg, allowed_hosts)
     return pw.chromium.launch(**options), choice

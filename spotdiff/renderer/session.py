@@ -197,7 +197,7 @@ class Renderer:
 
     async def _launch(self) -> None:
         assert self._pw is not None
-        options, self.choice = launch_options(self._pw, self.browser_cfg)
+        options, self.choice = launch_options(self._pw, self.browser_cfg, self.cfg.allowed_hosts)
         self._browser = await self._pw.chromium.launch(**options)
 
     async def _ensure_browser(self) -> Browser:
@@ -248,8 +248,9 @@ class Renderer:
     async def open(self, page: Page) -> LoadedPage:
         """Load `page` in a fresh context and settle it; raises PageSkipped on failure. A page
         with an archive is replayed from it alone: any request the archive lacks fails."""
-        # A service worker's requests would bypass the archive (and the route to it)
-        context = await self.new_context(service_workers="block" if page.archive else "allow")
+        # A service worker's requests would bypass the archive or the allowed-hosts route
+        confined = page.archive is not None or self.cfg.allowed_hosts is not None
+        context = await self.new_context(service_workers="block" if confined else "allow")
         try:
             if page.archive is not None:
                 await context.route_from_har(page.archive, not_found="abort")
