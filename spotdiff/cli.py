@@ -5,17 +5,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from spotdiff.config import ConfigError, RunConfig, load_config
+from spotdiff.console import console, fail, out_console
 from spotdiff.crawler.command import crawl_command, pages_command
 from spotdiff.crawler.manifest import Manifest
 from spotdiff.generator.ledger import RunMismatch
@@ -27,9 +26,6 @@ from spotdiff.report.command import report
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Visual change-detection pairs from real web pages.")
-console = Console(stderr=True)
-# Tables go to stdout; when it is piped, rich's 80-column default would cut names short.
-out_console = Console(width=None if sys.stdout.isatty() else 160)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Run config YAML.")]
 
@@ -207,8 +203,3 @@ def split_request(split_file: Path, pages: list, out: Path, cfg: RunConfig, quot
         raise ConfigError(f"{split_file}: key 'operators': unknown operator(s) {sorted(unknown)}")
     return RunRequest(pages, out, Quota.from_split(split, list(catalogue)),
                       cfg.sampling.max_pairs_per_page, split.no_diff, **options)
-
-
-def fail(message: str) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)

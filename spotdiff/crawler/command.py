@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from spotdiff.config import ConfigError, CrawlConfig, RunConfig, load_config, validate
+from spotdiff.console import console, fail, out_console
 from spotdiff.crawler.crawl import crawl, read_stats
 
 SHOWN = 12  # rows per breakdown in the summary
-console = Console(stderr=True)
-out_console = Console(width=None if sys.stdout.isatty() else 160)
-
-
-def _fail(message: str) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
 
 
 def _config(config: Path | None, changes: dict[str, Any], sample: dict[str, Any]) -> RunConfig:
@@ -33,7 +25,7 @@ def _config(config: Path | None, changes: dict[str, Any], sample: dict[str, Any]
         crawl_cfg["sample"].update({k: v for k, v in sample.items() if v is not None})
         cfg.crawl = validate(CrawlConfig, crawl_cfg, Path("<command line>"), "crawl")
     except ConfigError as e:
-        _fail(str(e))
+        fail(str(e))
     return cfg
 
 
@@ -43,10 +35,10 @@ def _seeds(seeds: list[str] | None, seeds_file: Path | None) -> list[str]:
         try:
             lines = seeds_file.read_text(encoding="utf-8").splitlines()
         except OSError as e:
-            _fail(f"{seeds_file}: cannot read: {e.strerror}")
+            fail(f"{seeds_file}: cannot read: {e.strerror}")
         found += [f for line in lines if (f := line.split("#", 1)[0].strip())]
     if not found:
-        _fail("give seed URLs, or --seeds-file")
+        fail("give seed URLs, or --seeds-file")
     return found
 
 
@@ -103,7 +95,7 @@ def crawl_command(
             crawl(cfg, urls, out, lambda p: progress.update(
                 task, completed=p.captured, kept=p.kept, queued=p.queued))
         except ConfigError as e:
-            _fail(str(e))
+            fail(str(e))
     out_console.print(summary_table(out))
 
 
@@ -134,5 +126,5 @@ def pages_command(
 ) -> None:
     """Summarise a crawl: pages kept, rejected by reason, domains, languages, complexity."""
     if not (pages_dir / "crawl_stats.json").exists():
-        _fail(f"{pages_dir} has no crawl_stats.json: is it a directory written by crawl?")
+        fail(f"{pages_dir} has no crawl_stats.json: is it a directory written by crawl?")
     out_console.print(summary_table(pages_dir))
