@@ -35,15 +35,15 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve_directory(root: Path, port: int = 0) -> Iterator[str]:
-    """Serve `root` on 127.0.0.1 in a background thread; yields the base URL."""
+def serve_directory(root: Path, port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve `root` on a loopback address in a background thread; yields the base URL."""
     handler = functools.partial(_QuietHandler, directory=str(root))
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"http://{host}:{server.server_address[1]}/"
     finally:
         server.shutdown()
         server.server_close()
