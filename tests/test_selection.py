@@ -48,3 +48,14 @@ def test_pairs_request_spreads_with_slack(cfg):
     pages = [Page(url=f"http://127.0.0.1/{i}") for i in range(10)]
     req = RunRequest.for_pairs(pages, cfg.config_dir, 40, 2, cfg)
     assert req.unit_quota == 5 and req.quota.total == 40
+
+
+def test_pages_try_only_the_operators_and_tiers_a_quota_wants():
+    split = SplitConfig(quota_per_cell=3, operators=["color", "text"], tiers=["easy", "hard"],
+                        cells={"text": {"easy": 0, "hard": 0}})
+    quota = Quota.from_split(split, ["color", "opacity", "text"])
+    assert quota.operators(["color", "opacity", "text"]) == ["color"]
+    assert quota.tiers() == ("easy", "hard")
+    anything = Quota.total_pairs(10, max_per_page=2)
+    assert anything.operators(["color", "text"]) == ["color", "text"]
+    assert anything.tiers() == ("easy", "medium", "hard")

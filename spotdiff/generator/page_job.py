@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +22,7 @@ from spotdiff.grounding.metrics import (
 )
 from spotdiff.grounding.visual import change_regions, frame_ssim, ssim
 from spotdiff.grounding.visual import union_box as regions_box
-from spotdiff.mutators.catalogue import OperatorSpec
+from spotdiff.mutators.catalogue import TIERS, OperatorSpec
 from spotdiff.mutators.describe import describe_element, sentence
 from spotdiff.mutators.planner import page_context, plan
 from spotdiff.records import Box, Mutation, Page, Pair, Shot
@@ -94,11 +94,12 @@ def group_mutations(items: Iterator[tuple[str, Mutation | str]], size: int,
 
 class PageJob:
     def __init__(self, renderer: Renderer, catalogue: dict[str, OperatorSpec], cfg: RunConfig,
-                 keep_rejects: int = 0):
+                 keep_rejects: int = 0, tiers: Sequence[str] = TIERS):
         self.renderer = renderer
         self.catalogue = catalogue
         self.cfg = cfg
         self.keep_rejects = keep_rejects
+        self.tiers = tiers
         self.properties = style_properties(catalogue)
         self._embeddings: EmbeddingCache | None = None  # loaded on first use, in the worker
 
@@ -135,7 +136,8 @@ class PageJob:
         stats.count("elements", n=len(elements))
         before = await loaded.stable_screenshot()
         rng = page_seed(self.cfg.seed, unit.page.identity)
-        planned = plan(elements, self.catalogue, rng, page_context(elements), (r.width, r.height))
+        planned = plan(elements, self.catalogue, rng, page_context(elements), (r.width, r.height),
+                       self.tiers)
         tried = 0
         for group in group_mutations(planned, self.cfg.sampling.mutations_per_pair, stats):
             if len(result.pairs) >= unit.quota or tried >= self.cfg.sampling.tries_per_page:

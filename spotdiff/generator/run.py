@@ -173,6 +173,7 @@ def generate(req: RunRequest, cfg: RunConfig,
     """Run (or resume) generation; returns the stats also written to `out/stats.json`.
     `on_progress(units_finished, pairs_accepted)` is called as units finish."""
     catalogue = load_catalogue(cfg.operator_paths())
+    catalogue = {name: catalogue[name] for name in req.quota.operators(sorted(catalogue))}
     run = RunDir(req.out, cfg.split)
     run.claim(fingerprint(req, cfg, catalogue))
     units = make_units(req, cfg.seed)
@@ -182,7 +183,8 @@ def generate(req: RunRequest, cfg: RunConfig,
     start = time.perf_counter()
     browser = "not started (every unit was already done)"
     if todo:
-        setup = WorkerSetup.of(cfg, catalogue, run, req.keep_rejects, req.pages_in_flight)
+        setup = WorkerSetup.of(cfg, catalogue, run, req.keep_rejects, req.pages_in_flight,
+                               req.quota.tiers())
         if req.executor == "ray":
             browser = run_ray(todo, setup, req.ray_address, progress)
         else:

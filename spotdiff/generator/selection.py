@@ -67,6 +67,16 @@ class Quota:
     def total(self) -> int:
         return sum(self.cells.values())
 
+    def operators(self, names: Sequence[str]) -> list[str]:
+        """The operators of `names` some cell wants: pages try no others."""
+        wanted = {op for (op, _), n in self.cells.items() if n > 0}
+        return list(names) if ANY in wanted else [name for name in names if name in wanted]
+
+    def tiers(self) -> tuple[str, ...]:
+        """The tiers some cell wants: pages draw no others."""
+        wanted = {tier for (_, tier), n in self.cells.items() if n > 0}
+        return TIERS if ANY in wanted else tuple(t for t in TIERS if t in wanted)
+
     def cell_of(self, operator: str, tier: str) -> Cell | None:
         for cell in ((operator, tier), (operator, ANY), (ANY, tier), (ANY, ANY)):
             if cell in self.cells:

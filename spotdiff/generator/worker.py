@@ -29,13 +29,14 @@ class WorkerSetup:
     split: str
     keep_rejects: int
     pages_in_flight: int
+    tiers: tuple[str, ...]  # the tiers the run wants
 
     @classmethod
     def of(cls, cfg: RunConfig, catalogue: dict[str, OperatorSpec], run: RunDir,
-           keep_rejects: int, pages_in_flight: int) -> WorkerSetup:
+           keep_rejects: int, pages_in_flight: int, tiers: tuple[str, ...]) -> WorkerSetup:
         return cls(cfg.model_dump(mode="json"),
                    {n: s.model_dump(mode="json") for n, s in catalogue.items()},
-                   str(run.out), run.split, keep_rejects, pages_in_flight)
+                   str(run.out), run.split, keep_rejects, pages_in_flight, tiers)
 
     def load(self) -> tuple[RunConfig, dict[str, OperatorSpec], RunDir]:
         from pathlib import Path
@@ -52,7 +53,7 @@ async def run_units(setup: WorkerSetup, next_unit: Callable[[], PageUnit | None]
     cfg, catalogue, run = setup.load()
     templates = {name: spec.template for name, spec in catalogue.items()}
     async with Renderer(cfg.browser, cfg.render) as renderer:
-        job = PageJob(renderer, catalogue, cfg, setup.keep_rejects)
+        job = PageJob(renderer, catalogue, cfg, setup.keep_rejects, setup.tiers)
 
         async def lane() -> None:
             while (unit := next_unit()) is not None:
