@@ -1,7 +1,7 @@
 """The breadth-first frontier, persisted as an append-only log so an interrupted crawl resumes.
 
 `frontier.jsonl` has one line per URL discovered (`{"url", "depth"}`) and one per URL finished
-(`{"url", "outcome"}`: `kept`, `captured` or the reason it was skipped). On resume every
+(`{"url", "outcome"}`: `captured` or the reason it was refused or skipped). On resume every
 discovered, unfinished URL is queued again in discovery order; finished ones are never refetched.
 """
 
@@ -49,14 +49,13 @@ class Frontier:
         self._log.write(json.dumps(entry, ensure_ascii=False) + "\n")
         self._log.flush()
 
-    def add(self, url: str, depth: int) -> bool:
-        """Queue `url` unless it was seen before; True when it is new."""
+    def add(self, url: str, depth: int) -> None:
+        """Queue `url` unless it was seen before."""
         if url in self.seen:
-            return False
+            return
         self.seen.add(url)
         self.queue.append(Item(url, depth))
         self._write({"url": url, "depth": depth})
-        return True
 
     def finish(self, url: str, outcome: str) -> None:
         """Record what became of `url` (also for URLs never queued, e.g. off-site links)."""

@@ -76,13 +76,16 @@ class Manifest:
             f.write(json.dumps(dataclasses.asdict(record), ensure_ascii=False) + "\n")
 
     def write(self, records: list[PageRecord]) -> None:
-        """Rewrite both files with the final verdicts."""
+        """Rewrite both files with the final verdicts, each replaced whole (no half-written
+        file after a kill)."""
+        rows = [dataclasses.asdict(r) for r in records]
         tmp = self.jsonl.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(dataclasses.asdict(r), ensure_ascii=False) + "\n"
-                               for r in records), encoding="utf-8")
+        tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows),
+                       encoding="utf-8")
         tmp.replace(self.jsonl)
-        pq.write_table(pa.Table.from_pylist([dataclasses.asdict(r) for r in records],
-                                            schema=SCHEMA), self.parquet)
+        tmp = self.parquet.with_suffix(".parquet.tmp")
+        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), tmp)
+        tmp.replace(self.parquet)
 
     def kept_pages(self) -> list[Page]:
         return [r.to_page(self.dir) for r in self.read() if r.kept]

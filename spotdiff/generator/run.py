@@ -73,7 +73,9 @@ def fingerprint(req: RunRequest, cfg: RunConfig, catalogue: dict[str, OperatorSp
         "pages": [p.identity for p in req.pages], "no_diff": req.no_diff,
         "quota": sorted((list(k), v) for k, v in req.quota.cells.items()),
         "per_page": [req.unit_quota, req.quota.max_per_page, req.quota.max_domain_share],
-        "config": cfg.model_dump(mode="json"), "keep_rejects": req.keep_rejects,
+        # the crawl section does not change what generation makes
+        "config": cfg.model_dump(mode="json", exclude={"crawl"}),
+        "keep_rejects": req.keep_rejects,
         "operators": {n: s.model_dump(mode="json") for n, s in sorted(catalogue.items())},
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
