@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -11,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from spotdiff.grounding.embedding import ClipConfig
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_CONFIG = PACKAGE_DIR.parent / "configs" / "default.yaml"
+# Shipped as package data: found through the installed package, never through a source tree
+BUNDLED_CONFIGS = Path(str(files("spotdiff") / "configs"))
+DEFAULT_CONFIG = BUNDLED_CONFIGS / "default.yaml"
 
 
 class ConfigError(ValueError):
@@ -146,13 +148,13 @@ class RunConfig(Strict):
     clip: ClipConfig = Field(default_factory=ClipConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     crawl: CrawlConfig = Field(default_factory=CrawlConfig)
-    config_dir: Path = Field(default=DEFAULT_CONFIG.parent, exclude=True)
+    config_dir: Path = Field(default=BUNDLED_CONFIGS, exclude=True)
 
     def resolve(self, entry: str) -> Path:
         """Relative paths are looked up next to the config file, then in the bundled configs/."""
         path = self.config_dir / entry
-        if not path.exists() and (DEFAULT_CONFIG.parent / entry).exists():
-            path = DEFAULT_CONFIG.parent / entry
+        if not path.exists() and (BUNDLED_CONFIGS / entry).exists():
+            path = BUNDLED_CONFIGS / entry
         return path.resolve()
 
     def operator_paths(self) -> list[Path]:

@@ -52,7 +52,7 @@ def test_allowances() -> None:
 
 
 def test_category_rules_are_yaml_and_errors_name_file_and_key(tmp_path: Path) -> None:
-    classifier = Classifier.from_file(REPO / "configs" / "categories.yaml")
+    classifier = Classifier.from_file(REPO / "spotdiff" / "configs" / "categories.yaml")
     assert len(classifier.spec.categories) >= 15
     assert classifier.classify("https://shop.example/cart", "Basket", "Add to cart") == "e-commerce"
     assert classifier.classify("https://x.org/", "", "") == "other"

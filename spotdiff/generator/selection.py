@@ -15,12 +15,12 @@ from pathlib import Path
 
 from pydantic import Field
 
-from spotdiff.config import PACKAGE_DIR, Strict, read_yaml, validate
+from spotdiff.config import BUNDLED_CONFIGS, Strict, read_yaml, validate
 from spotdiff.mutators.catalogue import TIERS, Tier
 
 ANY = "*"
 Cell = tuple[str, str]  # (operator, tier); ANY matches every operator or tier
-SPLITS_DIR = PACKAGE_DIR.parent / "configs" / "splits"
+SPLITS_DIR = BUNDLED_CONFIGS / "splits"
 
 
 class SplitConfig(Strict):

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable
 from datetime import datetime
-from pathlib import Path
+from importlib.resources import files
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -31,7 +31,7 @@ from spotdiff.renderer.browser import BrowserChoice, launch_options
 
 log = logging.getLogger("spotdiff.renderer")
 
-PAGE_SCRIPT = (Path(__file__).with_name("page_script.js")).read_text(encoding="utf-8")
+PAGE_SCRIPT = (files("spotdiff.renderer") / "page_script.js").read_text(encoding="utf-8")
 NO_MOTION_CSS = (
     "*,*::before,*::after{transition:none!important;animation:none!important;"
     "caret-color:transparent!important;scroll-behavior:auto!important}"

@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from importlib.resources import files
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader
 from spotdiff.report import dataset, plots, summary
 from spotdiff.report.images import write_pair
 
-HERE = Path(__file__).parent
+HERE = Path(str(files("spotdiff.report")))
 METRICS = ("pixel_diff", "target_diff", "outside_diff", "clip_distance", "ssim", "ssim_target")
 REJECTS_PER_REASON = 12
 Job = tuple[Path, str, bytes, bytes]
