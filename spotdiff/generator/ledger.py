@@ -73,6 +73,7 @@ class RunDir:
             "visual": [[row["operator"], row["difficulty"]] for row in rows
                        if row["task_type"] == "visual_diff"],
             "no_diff": sum(row["task_type"] == "no_diff" for row in rows),
+            "category": result.category,
             "rejects": rejects,
             "stats": result.stats.data,
         })

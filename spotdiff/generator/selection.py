@@ -83,13 +83,40 @@ class Quota:
                 return cell
         return None
 
+    @property
+    def targeted(self) -> bool:
+        """Cells of named operators or tiers, which pages are planned to aim at; `--pairs N`
+        (one cell of anything) is not."""
+        return set(self.cells) != {(ANY, ANY)}
+
+    def domain_cap(self) -> float:
+        """Rows one domain category may hold."""
+        return (math.ceil(self.max_domain_share * self.total) if self.max_domain_share
+                else math.inf)
+
+
+def matches(cell: Cell, operator: str, tier: str) -> bool:
+    return cell[0] in (ANY, operator) and cell[1] in (ANY, tier)
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    """What one page tries, fixed before it loads: the cells in `cells` in turn, at most
+    `tries_per_cell` candidates each and `tries` in all, until it holds `pairs` accepted pairs in
+    those cells. A page whose category is in `closed` (already at the domain cap) tries nothing."""
+
+    cells: tuple[Cell, ...]
+    pairs: int
+    tries: int
+    tries_per_cell: int
+    closed: frozenset[str] = frozenset()
+
 
 def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota) -> list[list[int]]:
     """For each unit, the indices of its rows to keep. Units take turns, one pair a round; each
     takes the row whose cell is furthest from full, within the domain cap."""
     remaining = dict(quota.cells)
-    cap = (math.ceil(quota.max_domain_share * quota.total) if quota.max_domain_share
-           else math.inf)
+    cap = quota.domain_cap()
     per_domain: Counter[str] = Counter()
     chosen: list[list[int]] = [[] for _ in rows]
     for _ in range(quota.max_per_page):

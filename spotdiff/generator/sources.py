@@ -15,7 +15,8 @@ from spotdiff.records import Page
 
 
 def pages_from_urls_file(path: Path) -> list[Page]:
-    """One URL a line, optionally followed by a domain category; '#' starts a comment."""
+    """One URL a line, optionally followed by a domain category (else the page is classified
+    once loaded); '#' starts a comment."""
     pages = []
     for line in path.read_text(encoding="utf-8").splitlines():
         fields = line.split("#", 1)[0].split()
@@ -24,8 +25,7 @@ def pages_from_urls_file(path: Path) -> list[Page]:
         url = fields[0]
         if urlsplit(url).scheme not in ("http", "https"):
             raise ValueError(f"{path}: not an http(s) URL: {url}")
-        domain = fields[1] if len(fields) > 1 else (urlsplit(url).hostname or "unknown")
-        pages.append(Page(url=url, domain=domain))
+        pages.append(Page(url=url, domain=fields[1] if len(fields) > 1 else None))
     return pages
 
 
@@ -54,7 +54,7 @@ def pages_from_site(root: Path, base_url: str) -> list[Page]:
     manifest = root / "manifest.json"
     if manifest.exists():
         entries = json.loads(manifest.read_text(encoding="utf-8"))["pages"]
-        return [Page(url=base_url + e["path"], domain=e.get("category", "unknown"),
+        return [Page(url=base_url + e["path"], domain=e.get("category"),
                      language=e.get("language"), key=f"site:{e['path']}") for e in entries]
     paths = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*.html"))]
-    return [Page(url=base_url + p, domain="unknown", key=f"site:{p}") for p in paths]
+    return [Page(url=base_url + p, key=f"site:{p}") for p in paths]
