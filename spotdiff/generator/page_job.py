@@ -180,7 +180,7 @@ class PageJob:
         rng = page_seed(self.cfg.seed, unit.page.identity)
         context = page_context(elements)
         held = tried = 0
-        for cell in plan.cells:
+        for position, cell in enumerate(plan.cells):
             operators = self.catalogue if cell[0] == ANY else (
                 {cell[0]: self.catalogue[cell[0]]} if cell[0] in self.catalogue else {})
             tiers = self.tiers if cell[1] == ANY else (cell[1],)
@@ -188,7 +188,8 @@ class PageJob:
                                      tiers)
             in_cell = 0
             for group in group_mutations(planned, self.cfg.sampling.mutations_per_pair, stats):
-                if held >= plan.pairs or tried >= plan.tries or in_cell >= plan.tries_per_cell:
+                if (held >= plan.pairs or tried >= plan.tries
+                        or in_cell >= plan.tries_at(position)):
                     break
                 tried += 1
                 in_cell += 1

@@ -77,8 +77,11 @@ def fingerprint(req: RunRequest, cfg: RunConfig, catalogue: dict[str, OperatorSp
 
 
 def outcome(marker: dict[str, Any]) -> Outcome:
+    cells = marker["stats"].get("cells", {})
+    tried = {(op, tier): (n.get("tried", 0), n.get("accepted", 0))
+             for op, tiers in cells.items() for tier, n in tiers.items()}
     return Outcome([tuple(c) for c in marker["visual"]], marker.get("category"),
-                   marker["no_diff"])
+                   marker["no_diff"], tried)
 
 
 def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunConfig,

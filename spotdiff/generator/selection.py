@@ -101,15 +101,20 @@ def matches(cell: Cell, operator: str, tier: str) -> bool:
 
 @dataclass(frozen=True)
 class PagePlan:
-    """What one page tries, fixed before it loads: the cells in `cells` in turn, at most
-    `tries_per_cell` candidates each and `tries` in all, until it holds `pairs` accepted pairs in
-    those cells. A page whose category is in `closed` (already at the domain cap) tries nothing."""
+    """What one page tries, fixed before it loads: the cells in `cells` in turn — at most
+    `first_tries` candidates at the first (the cell it was dealt), `tries_per_cell` at each
+    other, `tries` in all — until it holds `pairs` accepted pairs in those cells. A page whose
+    category is in `closed` (already at the domain cap) tries nothing."""
 
     cells: tuple[Cell, ...]
     pairs: int
     tries: int
     tries_per_cell: int
     closed: frozenset[str] = frozenset()
+    first_tries: int = 0  # 0: tries_per_cell
+
+    def tries_at(self, position: int) -> int:
+        return self.first_tries if position == 0 and self.first_tries else self.tries_per_cell
 
 
 def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota) -> list[list[int]]:

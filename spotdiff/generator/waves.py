@@ -20,8 +20,11 @@ from spotdiff.generator.selection import ANY, Cell, PagePlan, Quota, matches, se
 from spotdiff.records import Page
 
 MIN_WAVE = 4  # pages; a fixed number, so that waves never depend on --workers
+FIRST_WAVE = 0.6  # share of the pages the quota needs that the first wave deals, the rest
+# being dealt by what the first pages showed of each cell
 MIN_SUCCESS = 0.25  # the lowest share of its pages a cell is expected to get a pair from
 GIVE_UP_AFTER = 6  # pages dealt to a cell without one giving it: no further page is dealt it
+MAX_FIRST_TRIES = 6  # candidates a page tries at the cell it was dealt, for the hardest cells
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Outcome:
     cells: list[Cell]  # (operator, tier) of each accepted pair, in the part's order
     category: str | None  # None: the page did not load
     controls: int  # no-diff controls made
+    tried: dict[Cell, tuple[int, int]]  # candidates tried and accepted per (operator, tier)
 
 
 def page_order(pages: Sequence[Page], seed: int) -> list[int]:
@@ -50,6 +54,7 @@ class Need:
     controls: int
     closed: frozenset[str]  # categories at the domain cap
     success: dict[Cell, float]  # share of the pages dealt a cell that gave it
+    first_tries: dict[Cell, int]  # candidates a page dealt the cell tries at it
     exhausted: frozenset[Cell]  # dealt to GIVE_UP_AFTER pages or more, none gave it
 
 
@@ -84,15 +89,16 @@ class Waves:
                      for i in self._take(need.controls, need.closed, controls=True)]
         slots = self._slots(need)
         pairs = self.quota.max_per_page
-        count = max(MIN_WAVE, math.ceil(len(slots) / pairs)) if slots else 0
-        visual = self._take(count, need.closed)
+        count = math.ceil(len(slots) / pairs * (FIRST_WAVE if not self.units else 1.0))
+        visual = self._take(max(MIN_WAVE, count) if slots else 0, need.closed)
         controls = Counter() if self.separate_controls or self.units else Counter(
             visual[k % len(visual)] for k in range(self.no_diff if visual else 0))
-        tries = min(self.tries_per_page, 2 * self.tries_per_cell * pairs)
         for j, i in enumerate(visual):
             start = (j * pairs) % len(slots)
             cells = tuple(dict.fromkeys(slots[start:] + slots[:start]))
-            plan = PagePlan(cells, pairs, tries, self.tries_per_cell, need.closed)
+            first = need.first_tries[cells[0]]
+            tries = min(self.tries_per_page, first + (2 * pairs - 1) * self.tries_per_cell)
+            plan = PagePlan(cells, pairs, tries, self.tries_per_cell, need.closed, first)
             wave.append(PageUnit(i, self.pages[i], plan, controls[i]))
         self.units += wave
         self.count += bool(wave)
@@ -144,12 +150,26 @@ class Waves:
                    for c in self.quota.cells}
         exhausted = frozenset(c for c in self.quota.cells
                               if dealt[c] >= GIVE_UP_AFTER and not gave[c])
+        tried: Counter[Cell] = Counter()
+        accepted: Counter[Cell] = Counter()
+        for _, o in finished:
+            for (op, tier), (n, ok) in o.tried.items():
+                cell = self.quota.cell_of(op, tier)
+                if cell is not None:
+                    tried[cell] += n
+                    accepted[cell] += ok
+        # a cell whose tries are mostly rejected gets more of them on each page dealt it: a try
+        # costs a fraction of a page load
+        first_tries = {c: self.tries_per_cell if tried[c] < 3 else min(
+            MAX_FIRST_TRIES, max(self.tries_per_cell, math.ceil(1.5 * tried[c] /
+                                                                max(1, accepted[c]))))
+            for c in self.quota.cells}
         return Need(
             cells={c: n for c, n in remaining.items() if n > 0 and c not in exhausted},
             controls=(max(0, self.no_diff - sum(o.controls for _, o in finished))
                       if self.separate_controls else 0),
             closed=frozenset(d for d, n in per_domain.items() if n >= cap),
-            success=success, exhausted=exhausted)
+            success=success, first_tries=first_tries, exhausted=exhausted)
 
     def _slots(self, need: Need) -> list[Cell]:
         """One entry per page-pair to deal: each short cell as many times as its shortfall
