@@ -12,6 +12,7 @@ pairs would take at that rate.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import tempfile
@@ -29,11 +30,13 @@ sys.path.insert(0, str(REPO))
 from corpus import corpus_pages  # noqa: E402
 
 from spotdiff.config import load_config  # noqa: E402
+from spotdiff.generator.page_job import style_properties  # noqa: E402
 from spotdiff.generator.run import RunRequest, generate  # noqa: E402
 from spotdiff.generator.selection import Quota, load_split, split_config_path  # noqa: E402
 from spotdiff.mutators.catalogue import load_catalogue  # noqa: E402
 from spotdiff.records import Page  # noqa: E402
 from spotdiff.renderer.browser import choose_browser  # noqa: E402
+from spotdiff.renderer.session import PageSkipped, Renderer  # noqa: E402
 
 DIFFSPOT_PAIRS = 4400
 LOOPBACK = ("127.0.0.1", "localhost")
@@ -69,6 +72,38 @@ def plain_loop(pages: list[Page]) -> float:
     return seconds
 
 
+def spotdiff_loop(pages: list[Page]) -> float:
+    """Seconds for the same pages loaded as generation loads them, in one process like the plain
+    loop: a fresh context, load and settle, the element listing and the stable first
+    screenshot."""
+    cfg = load_config()
+    catalogue = load_catalogue(cfg.operator_paths())
+    properties = style_properties(catalogue)
+    c = cfg.candidates
+    options = {"minWidth": c.min_width, "minHeight": c.min_height,
+               "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements}
+
+    async def run() -> float:
+        async with Renderer(cfg.browser, cfg.render) as renderer:
+            start = time.perf_counter()
+            for page in pages:
+                try:
+                    loaded = await renderer.open(page)
+                except PageSkipped as e:
+                    print(f"spotdiff loop: {page.url}: {e}", file=sys.stderr)
+                    continue
+                try:
+                    await loaded.elements(properties, options)
+                    await loaded.stable_screenshot()
+                except PageSkipped as e:
+                    print(f"spotdiff loop: {page.url}: {e}", file=sys.stderr)
+                finally:
+                    await loaded.close()
+            return time.perf_counter() - start
+
+    return asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=200)
@@ -92,6 +127,7 @@ def main() -> None:
         # as a user's URL list: no categories given, so the pages are classified when loaded
         pages = [replace(p, domain=None) for p in corpus_pages(stack, args.pages)]
         floor = plain_loop(pages)
+        ours = spotdiff_loop(pages)
         out = args.out or Path(stack.enter_context(tempfile.TemporaryDirectory())) / "split"
         req = RunRequest(pages, out, Quota.from_split(split, list(load_catalogue(
             cfg.operator_paths()))), cfg.sampling.max_pairs_per_page, no_diff,
@@ -111,10 +147,15 @@ def main() -> None:
     accepted = stats["candidates"].get("accepted", 0)
     embedded = stats.get("clip", {}).get("images_embedded", 0)
     urls = [r["url"] for r in table]
+    timings = stats.get("timings_s", {})
+    loads = stats["pages"].get("total", 0) + stats.get("no_diff", {}).get("made", 0)
+    page_cost = sum(timings.get(k, 0) for k in ("load", "enumerate", "stable_shot")) / max(
+        1, loads)
     summary = {
         "pages": len(pages), "quota_per_cell": quota, "no_diff": no_diff,
         "max_domain_share": args.max_domain_share, "clip": args.clip, "workers": args.workers,
         "plain_loop_s": round(floor, 1), "plain_loop_s_per_page": round(floor / len(pages), 3),
+        "spotdiff_load_s_per_page": round(ours / len(pages), 3),
         "split_wall_s": round(wall, 1), "ratio_to_plain_loop": round(wall / floor, 2),
         "rows": stats["rows"], "visual_wanted": wanted,
         "cells_filled": f"{filled} of {cells}", "cells_filled_share": round(filled / cells, 3),
@@ -128,6 +169,12 @@ def main() -> None:
         "domains": dict(sorted({d: sum(r["domain"] == d for r in table)
                                 for d in {r["domain"] for r in table}}.items())),
         "waves": stats["waves"], "domain_cap": stats["domain_cap"],
+        # a page load as generation makes it (context, navigation, settle, element listing,
+        # the stable first screenshot) in one process, against the plain loop's; and the same
+        # stages' worker time per load inside the split (2 workers, so contended)
+        "spotdiff_load_loop_s": round(ours, 1),
+        "page_load_vs_plain_loop": round(ours / floor, 2),
+        "split_worker_s_per_load": round(page_cost, 3),
         "extrapolated_s_for_4400_pairs": round(wall / max(1, visual) * DIFFSPOT_PAIRS),
         "stage_s": {k: round(v, 1) for k, v in sorted(stats.get("timings_s", {}).items())},
         "fill": {f"{op} {tier}": f"{got}/{want}" for op, tiers in fill.items()
