@@ -94,10 +94,13 @@ def test_hard_cells_get_more_pages_and_more_tries_on_each():
             cells = [u.plan.cells[0]] if u.plan.cells else []
             outcomes[u.index] = gave(u, cells, controls=u.no_diff)
     second = plan.next(outcomes)
-    dealt_hard = [u for u in second if u.plan.cells[0] == hard]
-    others = [u for u in second if u.plan.cells[0] != hard]
-    assert len(dealt_hard) > 2 * max(1, len(others) // 5)
-    assert dealt_hard[0].plan.first_tries > dealt_hard[0].plan.tries_per_cell
+    dealt = Counter(u.plan.cells[0] for u in second)
+    short = {c: 2 - sum(outcomes[u.index].cells == [c] for u in first) for c in quota.cells}
+    assert dealt[hard] == short[hard] + 1  # it failed on every page: one more than it needs
+    assert all(dealt[c] <= short[c] + 1 for c in quota.cells if c != hard)
+    assert plan.need_now.success[hard] < plan.need_now.success[("color", "easy")]
+    hard_plans = [u.plan for u in second if u.plan.cells[0] == hard]
+    assert all(p.first_tries > p.tries_per_cell for p in hard_plans)
 
 
 def test_a_cell_no_page_gives_is_given_up():

@@ -23,6 +23,9 @@ MIN_WAVE = 4  # pages; a fixed number, so that waves never depend on --workers
 FIRST_WAVE = 0.6  # share of the pages the quota needs that the first wave deals, the rest
 # being dealt by what the first pages showed of each cell
 MIN_SUCCESS = 0.25  # the lowest share of its pages a cell is expected to get a pair from
+PRIOR_PAGES = 2  # how many pages' worth the overall success rate weighs in a cell's estimate
+MAX_WAVE = 1.5  # a wave deals at most this many pages per pair still wanted, so that later
+# waves, knowing more, deal the rest
 GIVE_UP_AFTER = 6  # pages dealt to a cell without one giving it: no further page is dealt it
 MAX_FIRST_TRIES = 6  # candidates a page tries at the cell it was dealt, for the hardest cells
 
@@ -89,7 +92,9 @@ class Waves:
                      for i in self._take(need.controls, need.closed, controls=True)]
         slots = self._slots(need)
         pairs = self.quota.max_per_page
-        count = math.ceil(len(slots) / pairs * (FIRST_WAVE if not self.units else 1.0))
+        wanted = sum(need.cells.values()) / pairs
+        count = math.ceil(min(len(slots) / pairs, MAX_WAVE * wanted)
+                          * (FIRST_WAVE if not self.units else 1.0))
         visual = self._take(max(MIN_WAVE, count) if slots else 0, need.closed)
         controls = Counter() if self.separate_controls or self.units else Counter(
             visual[k % len(visual)] for k in range(self.no_diff if visual else 0))
@@ -146,8 +151,10 @@ class Waves:
                 gave[primary] += any(matches(primary, *c) for c in outcome.cells)
         pages_dealt = sum(dealt.values())
         overall = sum(gave.values()) / pages_dealt if pages_dealt else 1.0
-        success = {c: max(MIN_SUCCESS, gave[c] / dealt[c] if dealt[c] else overall)
-                   for c in self.quota.cells}
+        # a cell's own record, drawn towards the overall rate while it is short (one page that
+        # failed says little)
+        success = {c: max(MIN_SUCCESS, (gave[c] + PRIOR_PAGES * overall) /
+                          (dealt[c] + PRIOR_PAGES)) for c in self.quota.cells}
         exhausted = frozenset(c for c in self.quota.cells
                               if dealt[c] >= GIVE_UP_AFTER and not gave[c])
         tried: Counter[Cell] = Counter()
@@ -172,13 +179,16 @@ class Waves:
             success=success, first_tries=first_tries, exhausted=exhausted)
 
     def _slots(self, need: Need) -> list[Cell]:
-        """One entry per page-pair to deal: each short cell as many times as its shortfall
-        divided by its success rate, interleaved across cells (the most needed first)."""
+        """One entry per page-pair to deal, interleaved across cells, the most needed first:
+        each short cell as many times as it is short, then again as many times more as its
+        success rate says pages will fail it (these extras go when a wave is capped)."""
         counts = {c: math.ceil(n / need.success[c]) for c, n in need.cells.items()}
         cells = sorted(counts, key=lambda c: (-need.cells[c], c))
         slots: list[Cell] = []
         for k in range(max(counts.values(), default=0)):
-            slots += [c for c in cells if counts[c] > k]
+            slots += [c for c in cells if need.cells[c] > k]
+        for k in range(max(counts.values(), default=0)):
+            slots += [c for c in cells if need.cells[c] + k < counts[c]]
         return slots
 
     @property
