@@ -1,5 +1,6 @@
-"""clip_distance for the rows a run exports, computed where the rows are cut into shards: in
-batches, on every core, and kept in the run ledger so a resumed run does not embed them again."""
+"""clip_distance for the rows a run exports: in batches, on every core, and kept in the run
+ledger so a resumed run does not embed them again. Rows whose selection is already settled are
+embedded while later waves run; the rest when the rows are cut into shards."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from spotdiff.renderer.session import decode_png
 
 
 class RowDistances:
-    def __init__(self, cfg: ClipConfig, path: Path, stats: Stats) -> None:
+    def __init__(self, cfg: ClipConfig, path: Path) -> None:
         self.cfg = cfg.model_copy(update={"threads": 0})  # the main process: every core
         self.path = path
-        self.stats = stats
+        self.stats = Stats()
         data = json.loads(path.read_text()) if path.exists() else {}
         self.model: str | None = data.get("model")
         self.distances: dict[str, float] = data.get("distances", {})

@@ -14,6 +14,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from spotdiff.generator.clip_rows import RowDistances
 from spotdiff.generator.executors import run_local, run_ray
 from spotdiff.generator.ledger import RunDir, write_json
 from spotdiff.generator.page_job import PageUnit
-from spotdiff.generator.selection import Quota, fill_table, select
+from spotdiff.generator.selection import Cell, Quota, fill_table, select
 from spotdiff.generator.stats import Stats
 from spotdiff.generator.waves import GIVE_UP_AFTER, Outcome, Waves
 from spotdiff.generator.worker import WorkerSetup
@@ -84,16 +85,41 @@ def outcome(marker: dict[str, Any]) -> Outcome:
                    marker["no_diff"], tried)
 
 
-def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunConfig,
-             stats: Stats) -> tuple[dict[str, int], dict[str, Any]]:
-    """Select rows by quota and cut the unit parts into shards, streaming part by part; the
-    exported rows get their clip_distance here unless the gate already needed it."""
+def selection(run: RunDir, units: Sequence[PageUnit], quota: Quota
+              ) -> tuple[list[dict[str, Any]], list[list[Cell]], list[list[int]]]:
+    """The finished units' markers, their accepted cells and the rows selection keeps."""
     markers = [run.read_marker(u.index) for u in units]
     cells = [[tuple(c) for c in m["visual"]] for m in markers]
     domains = [m.get("category") or u.page.domain or "unknown"
                for u, m in zip(units, markers, strict=True)]
-    chosen = select(cells, domains, req.quota)
-    distances = RowDistances(cfg.clip, run.ledger / "clip.json", stats)
+    return markers, cells, select(cells, domains, quota)
+
+
+def kept_rows(run: RunDir, unit: PageUnit, marker: dict[str, Any], picks: list[int]
+              ) -> pa.Table | None:
+    table = pq.read_table(run.part(unit.index))
+    n_visual = len(marker["visual"])  # visual rows come first in a part, then controls
+    keep = [*picks, *range(n_visual, table.num_rows)]
+    return table.take(keep) if keep else None
+
+
+def embed_settled(run: RunDir, units: Sequence[PageUnit], quota: Quota,
+                  distances: RowDistances) -> None:
+    """With one pair per page, selection keeps a unit's row whatever later units give, so the
+    rows of finished units can be embedded while the next wave runs."""
+    markers, _, chosen = selection(run, units, quota)
+    for unit, marker, picks in zip(units, markers, chosen, strict=True):
+        table = kept_rows(run, unit, marker, picks)
+        if table is not None:
+            distances.fill(table)
+
+
+def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunConfig,
+             distances: RowDistances) -> tuple[dict[str, int], dict[str, Any]]:
+    """Select rows by quota and cut the unit parts into shards, streaming part by part; the
+    exported rows get their clip_distance unless the gate already needed it."""
+    markers, cells, chosen = selection(run, units, req.quota)
+    stats = distances.stats
     data_dir = run.out / "data"
     for old in data_dir.glob(f"{run.split}-*.parquet"):
         old.unlink()
@@ -109,12 +135,10 @@ def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunCo
 
     buffered = 0
     for unit, marker, picks in zip(units, markers, chosen, strict=True):
-        table = pq.read_table(run.part(unit.index))
-        n_visual = len(marker["visual"])  # visual rows come first in a part, then controls
-        keep = [*picks, *range(n_visual, table.num_rows)]
-        if keep:
-            pending.append(table.take(keep))
-            buffered += len(keep)
+        table = kept_rows(run, unit, marker, picks)
+        if table is not None:
+            pending.append(table)
+            buffered += table.num_rows
         if buffered >= cfg.export.shard_rows:
             flush()
             buffered = 0
@@ -238,24 +262,38 @@ def generate(req: RunRequest, cfg: RunConfig,
     resumed = 0
     cap = cap_check(waves, outcomes)
     warned = _warn_cap(cap, False)
+    distances = RowDistances(cfg.clip, run.ledger / "clip.json")
+    settled = req.quota.targeted and req.quota.max_per_page == 1
     start = time.perf_counter()
-    while wave := waves.next(outcomes):
-        todo = [u for u in wave if not run.is_done(u.index)]
-        resumed += len(wave) - len(todo)
-        progress(len(wave) - len(todo), 0)
-        if todo and req.executor == "ray":
-            browser = run_ray(todo, setup, req.ray_address, progress)
-        elif todo:
-            browser = run_local(todo, setup, req.workers, cfg.render.page_budget_s, progress)
-        outcomes.update((u.index, outcome(run.read_marker(u.index))) for u in wave)
-        cap = cap_check(waves, outcomes)
-        warned = _warn_cap(cap, warned)
+    with ThreadPoolExecutor(1) as embedding:
+        embedded: Future | None = None
+        while wave := waves.next(outcomes):
+            todo = [u for u in wave if not run.is_done(u.index)]
+            resumed += len(wave) - len(todo)
+            progress(len(wave) - len(todo), 0)
+            if todo and req.executor == "ray":
+                browser = run_ray(todo, setup, req.ray_address, progress)
+            elif todo:
+                browser = run_local(todo, setup, req.workers, cfg.render.page_budget_s,
+                                    progress)
+            outcomes.update((u.index, outcome(run.read_marker(u.index))) for u in wave)
+            cap = cap_check(waves, outcomes)
+            warned = _warn_cap(cap, warned)
+            if settled:
+                if embedded is not None:
+                    embedded.result()
+                embedded = embedding.submit(embed_settled, run, list(waves.units), req.quota,
+                                            distances)
+        if embedded is not None:
+            embedded.result()
     units = waves.units
     elapsed = run.add_elapsed(time.perf_counter() - start)
     stats = summarize(units, run, elapsed)
     stats.data["catalogue"] = sorted(catalogue)
+    stats.merge(distances.stats)  # what was embedded while the waves ran
+    distances.stats = stats
     with stats.timed("finalize"):
-        rows, fill = finalize(run, units, req, cfg, stats)
+        rows, fill = finalize(run, units, req, cfg, distances)
     stats.data.update({
         "requested": {"cells": {"+".join(k): v for k, v in req.quota.cells.items()},
                       "no_diff": req.no_diff, "pages": len(req.pages)},
