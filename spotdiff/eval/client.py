@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import openai
 
@@ -108,6 +108,14 @@ def _describe(e: Exception) -> str:
         message = body.get("message") if isinstance(body, dict) else None
         return f"HTTP {e.status_code}: {message or e.message}"
     return f"{type(e).__name__}: {e}"
+
+
+class Progress(Protocol):
+    """Told how many requests a command will make, then of each one done (from any thread)."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self) -> None: ...
 
 
 T = TypeVar("T")

@@ -4,7 +4,7 @@ and score.py (imported when a command runs, so `spotdiff --help` stays quick).""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -47,12 +47,23 @@ def _client(base_url: str, model: str, api_key: str | None, max_tokens: int,
                       retries=retries)
 
 
+class _Bar:
+    def __init__(self, progress: Progress, label: str):
+        self.progress = progress
+        self.task = progress.add_task(label, total=None)
+
+    def start(self, total: int) -> None:
+        self.progress.update(self.task, total=total)
+
+    def advance(self) -> None:
+        self.progress.advance(self.task)
+
+
 @contextmanager
-def _progress(label: str, total: int) -> Iterator[Callable[[object], None]]:
+def _progress(label: str) -> Iterator[_Bar]:
     with Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda _record: progress.advance(task)
+        yield _Bar(progress, label)
 
 
 @contextmanager
@@ -88,7 +99,6 @@ def predict_command(
     """Send every pair (before image first, after image second) with the versioned prompt and
     write the answers to predictions.jsonl. Re-running resumes: ids already written are
     skipped."""
-    from spotdiff.eval.items import read_items
     from spotdiff.eval.predict import predict
     from spotdiff.eval.templates import load_prompt
 
@@ -96,9 +106,8 @@ def predict_command(
     with _user_errors():
         prompt = load_prompt("predict", prompt_version)
         client = _client(base_url, model, api_key, max_tokens, retries)
-        total = min(len(read_items(dataset)), limit or 10**9)
-        with _progress("predict", total) as advance:
-            s = predict(dataset, client, prompt, out, concurrency, limit, advance)
+        with _progress("predict") as bar:
+            s = predict(dataset, client, prompt, out, concurrency, limit, bar)
     console.print(f"{s.written} pairs asked, {s.skipped} already in the file, "
                   f"{s.total} in the dataset; {s.empty} empty answers, {s.unparseable} "
                   f"unparseable (reasoning only), {s.retries} retries; wrote {out}")
@@ -134,9 +143,9 @@ def judge_command(
         prompt = load_prompt("judge", prompt_version)
         records = RecordLog(predictions, Prediction).read()
         client = _client(base_url, model, api_key, max_tokens, retries)
-        with _progress("judge", len(records)) as advance:
+        with _progress("judge") as bar:
             s = judge(read_items(dataset), records, client, prompt, operator_names(dataset), out,
-                      concurrency, attempts, advance)
+                      concurrency, attempts, bar)
     console.print(f"{s.written} predictions judged, {s.skipped} already in the file; "
                   f"{s.empty} empty predictions (not sent), {s.malformed} malformed after "
                   f"{attempts} attempts, {s.retries} retries; wrote {out}")

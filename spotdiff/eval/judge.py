@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from spotdiff.eval.client import ChatClient, map_concurrently
+from spotdiff.eval.client import ChatClient, Progress, map_concurrently
 from spotdiff.eval.items import DatasetError, EvalItem
 from spotdiff.eval.records import JudgeLabel, Judgment, Prediction, RecordLog
 from spotdiff.eval.templates import Prompt
@@ -93,8 +92,7 @@ def ask_judge(client: ChatClient, prompt: Prompt, item: EvalItem, prediction: Pr
 
 def judge(dataset_items: list[EvalItem], predictions: list[Prediction], client: ChatClient,
           prompt: Prompt, types: list[str], out: Path, concurrency: int = 4,
-          attempts: int = 3, on_record: Callable[[Judgment], None] | None = None
-          ) -> JudgeSummary:
+          attempts: int = 3, progress: Progress | None = None) -> JudgeSummary:
     by_id = {item.id: item for item in dataset_items}
     unknown = [p.id for p in predictions if p.id not in by_id]
     if unknown:
@@ -107,11 +105,13 @@ def judge(dataset_items: list[EvalItem], predictions: list[Prediction], client: 
                      "prompt_version": predictions[0].prompt_version}
     seen = {j.id for j in log.read_matching(**expected)}
     todo = [p for p in predictions if p.id not in seen]
+    if progress:
+        progress.start(len(todo))
 
     def one(prediction: Prediction) -> Judgment:
         judgment = ask_judge(client, prompt, by_id[prediction.id], prediction, types, attempts)
-        if on_record:
-            on_record(judgment)
+        if progress:
+            progress.advance()
         return judgment
 
     written = log.append(map_concurrently(one, todo, concurrency))

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from spotdiff.eval.client import ChatClient, map_concurrently
+from spotdiff.eval.client import ChatClient, Progress, map_concurrently
 from spotdiff.eval.items import EvalItem, iter_with_images, read_items
 from spotdiff.eval.records import Prediction, RecordLog
 from spotdiff.eval.templates import Prompt
@@ -46,12 +45,15 @@ def message_content(prompt: Prompt, before: bytes, after: bytes) -> list[dict[st
 
 def predict(dataset_dir: Path, client: ChatClient, prompt: Prompt, out: Path,
             concurrency: int = 4, limit: int | None = None,
-            on_record: Callable[[Prediction], None] | None = None) -> PredictSummary:
+            progress: Progress | None = None) -> PredictSummary:
     """Ask about every pair not yet in `out` (at most `limit` of them), appending each answer
     as it arrives."""
     log = RecordLog(out, Prediction)
     seen = {p.id for p in log.read_matching(model=client.model, prompt_version=prompt.version)}
     items = read_items(dataset_dir)
+    todo = sum(item.id not in seen for item in items)
+    if progress:
+        progress.start(todo if limit is None else min(todo, limit))
     jobs = islice((job for job in iter_with_images(dataset_dir, items) if job[0].id not in seen),
                   limit)
 
@@ -61,8 +63,8 @@ def predict(dataset_dir: Path, client: ChatClient, prompt: Prompt, out: Path,
         record = Prediction(id=item.id, split=item.split, model=client.model,
                             prompt_version=prompt.version, prediction=answer_of(reply.content),
                             raw_response=reply.content, finish_reason=reply.finish_reason)
-        if on_record:
-            on_record(record)
+        if progress:
+            progress.advance()
         return record
 
     written = log.append(map_concurrently(ask, jobs, concurrency))

@@ -178,8 +178,8 @@ row["image_before"], row["image_after"]  # PIL images
 
 Publish this directory as it is (`.run/` is the generation ledger, not data):
 `hf upload ORG/{name} . --repo-type dataset --exclude ".run/*"` (older `huggingface_hub`:
-`huggingface-cli upload` with the same arguments). Evaluate a model on it with `spotdiff eval predict`,
-`judge` and `score`.
+`huggingface-cli upload` with the same arguments). Evaluate a model on it with
+`spotdiff eval predict`, `judge` and `score`.
 
 ## Licence
 
