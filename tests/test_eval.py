@@ -301,6 +301,38 @@ def test_scores_match_a_count_of_the_scripted_answers(evaluated, rows, server):
     assert "No-Diff specificity" in table
 
 
+def test_the_report_shows_the_scores_and_each_answer(evaluated, sample_dataset, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from spotdiff.config import BrowserConfig
+    from spotdiff.renderer.browser import launch_browser
+
+    scored = sample_dataset / "eval" / VLM / "scores.json"
+    scored.parent.mkdir(parents=True)
+    scored.write_text(json.dumps(evaluated["scores"]))
+    result = CliRunner().invoke(app, ["report", str(sample_dataset), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "recall-0.png").exists()
+    predictions = {i["id"]: i for i in evaluated["scores"]["items"]}
+    with sync_playwright() as pw:
+        browser, _ = launch_browser(pw, BrowserConfig())
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto((tmp_path / "index.html").as_uri())
+        expect(page.locator("#scores tbody tr")).to_have_count(1)
+        expect(page.locator("#scores tbody")).to_contain_text("23.1% (3/13)")
+        first_id = page.evaluate("window.SPOTDIFF.pairs[0].id")
+        answer = page.locator("#pairs .card").first.locator(".answer")
+        expect(answer).to_contain_text(VLM)
+        expect(answer).to_contain_text("hit" if predictions[first_id]["hit"] else "miss")
+        page.locator("#pairs .card .shots").first.click()
+        expect(page.locator("#v-caption .answer")).to_contain_text(
+            predictions[first_id]["prediction"].splitlines()[0] if predictions[first_id][
+                "prediction"] else "no answer")
+        browser.close()
+    scored.unlink()
+    scored.parent.rmdir()
+
+
 def test_refused_key_and_unknown_model_fail_in_one_line(sample_dataset, server, tmp_path):
     args = ["predict", str(sample_dataset), "--base-url", server.url, "--out",
             str(tmp_path / "p.jsonl")]

@@ -161,10 +161,6 @@ def score_tables(scores: Scores) -> list[Table]:
     head = Table("metric", "score", title=f"{scores.model} (judge {scores.judge_model})")
     for name, rate in scores.headline():
         head.add_row(name, _cell(rate))
-    head.caption = (f"{scores.pairs_scored} of {scores.pairs_in_dataset} pairs scored · "
-                    f"{scores.empty_predictions} empty predictions · {scores.judge_malformed} "
-                    f"malformed judgments · prompts predict {scores.prompt_version}, judge "
-                    f"{scores.judge_prompt_version}")
     ops = Table("operator", *TIERS, "all", title="Recall per operator × tier (mutations)")
     for op, tiers in scores.by_operator_tier.items():
         ops.add_row(op, *(_cell(tiers[t]) if t in tiers else "" for t in TIERS),
@@ -206,4 +202,8 @@ def score_command(
     write_scores(scores, out)
     for table in score_tables(scores):
         out_console.print(table)
+    out_console.print(f"{scores.pairs_scored} of {scores.pairs_in_dataset} pairs scored · "
+                      f"{scores.empty_predictions} empty predictions · {scores.judge_malformed} "
+                      f"malformed judgments · prompts: predict {scores.prompt_version}, judge "
+                      f"{scores.judge_prompt_version}")
     console.print(f"wrote {out}")
