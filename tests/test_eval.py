@@ -414,3 +414,18 @@ def test_metrics_on_a_confusion_matrix_counted_by_hand():
     assert f1 == {"color": (1, 0, 1, pytest.approx(2 / 3)), "font_size": (0, 0, 1, 0.0),
                   "text": (1, 1, 1, 0.5)}
     assert multi["macro_f1"] == pytest.approx((2 / 3 + 0 + 0.5) / 3)
+
+
+def test_judge_replies_are_validated():
+    from spotdiff.eval.judge import MalformedReply, parse_label
+
+    item = _item("a", "easy", ("color", "easy"))
+    reply = ('Here it is:\n```json\n{"mutations": [{"type": "x", "verdict": " Correct"}], '
+             '"hallucinations": [{"claim": "a logo moved", "type": "teleport"}]}\n```')
+    label = parse_label(reply, item, ["color", "position"])
+    assert label.mutations[0].verdict == "correct" and label.mutations[0].type == "color"
+    assert label.hallucinations[0].type == "other"
+    for bad in ('{"mutations": [], "hallucinations": []}', "no JSON here",
+                '{"mutations": [{"type": "color", "verdict": "maybe"}], "hallucinations": []}'):
+        with pytest.raises(MalformedReply):
+            parse_label(bad, item, ["color"])

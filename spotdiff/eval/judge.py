@@ -5,7 +5,6 @@ validated with pydantic. Malformed replies are sent back for correction, then co
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from spotdiff.eval.records import JudgeLabel, Judgment, Prediction, RecordLog
 from spotdiff.eval.templates import Prompt
 
 NO_CHANGE = "Nothing was changed: the two screenshots are two renderings of the same page."
-FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 
 class MalformedReply(ValueError):
@@ -45,9 +43,9 @@ def judge_prompt(prompt: Prompt, item: EvalItem, prediction: str, types: list[st
 
 
 def parse_label(text: str, item: EvalItem, types: list[str]) -> JudgeLabel:
-    """The judge's JSON (fences and prose around it tolerated), with one verdict per mutation;
-    hallucinations of an unknown type become "other"."""
-    body = FENCE.sub("", text.strip())
+    """The judge's JSON (code fences and prose around it tolerated), with one verdict per
+    mutation; hallucinations of an unknown type become "other"."""
+    body = text.strip()
     start, end = body.find("{"), body.rfind("}")
     if start < 0 or end < start:
         raise MalformedReply("no JSON object in the reply")

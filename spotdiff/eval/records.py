@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 Split = Literal["easy", "medium", "hard", "no_diff"]
 Verdict = Literal["correct", "partial", "missed"]
@@ -33,6 +33,11 @@ class MutationVerdict(BaseModel):
     type: str
     verdict: Verdict
     evidence: str = ""  # the words of the answer the verdict rests on
+
+    @field_validator("verdict", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
 
 class Hallucination(BaseModel):
