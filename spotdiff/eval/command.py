@@ -142,6 +142,8 @@ def judge_command(
             fail(f"{predictions}: no such file")
         prompt = load_prompt("judge", prompt_version)
         records = RecordLog(predictions, Prediction).read()
+        if not records:
+            fail(f"{predictions}: no predictions to judge")
         client = _client(base_url, model, api_key, max_tokens, retries)
         with _progress("judge") as bar:
             s = judge(read_items(dataset), records, client, prompt, operator_names(dataset), out,
@@ -168,14 +170,17 @@ def score_tables(scores: Scores) -> list[Table]:
     tables = [head, ops]
     if scores.multi:
         m = scores.multi
-        multi = Table("type", "tp", "fp", "fn", "F1",
-                      title=f"Pairs with 2-3 changes ({m.pairs}): per-mutation recall "
-                      f"{_cell(m.mutation_recall)}, count accuracy {_cell(m.count_accuracy)}, "
-                      f"macro F1 {'–' if m.macro_f1 is None else f'{m.macro_f1:.3f}'}")
+        head.add_section()
+        head.add_row(f"Per-mutation recall ({m.pairs} pairs with 2-3 changes)",
+                     _cell(m.mutation_recall))
+        head.add_row("Count accuracy (same pairs)", _cell(m.count_accuracy))
+        head.add_row("Macro F1 over types (same pairs)",
+                     "–" if m.macro_f1 is None else f"{m.macro_f1:.3f}")
+        types = Table("type", "tp", "fp", "fn", "F1", title="Per-type F1, pairs with 2-3 changes")
         for name, t in m.per_type.items():
-            multi.add_row(name, str(t.tp), str(t.fp), str(t.fn),
+            types.add_row(name, str(t.tp), str(t.fp), str(t.fn),
                           "–" if t.f1 is None else f"{t.f1:.3f}")
-        tables.append(multi)
+        tables.append(types)
     return tables
 
 
@@ -198,7 +203,10 @@ def score_command(
     with _user_errors():
         if not judgments.is_file():
             fail(f"{judgments}: no such file")
-        scores = score(read_items(dataset), RecordLog(judgments, Judgment).read())
+        judged = RecordLog(judgments, Judgment).read()
+        if not judged:
+            fail(f"{judgments}: no judgments to score")
+        scores = score(read_items(dataset), judged)
     write_scores(scores, out)
     for table in score_tables(scores):
         out_console.print(table)
