@@ -111,7 +111,7 @@ def build_report(dataset_dir: Path, out_dir: Path | None = None, page_size: int 
         # the pool's feeder reads and sends images while this process draws the figures
         sizes = pool.imap(write_pair, _jobs(dataset_dir, img_dir, rejects), chunksize=4)
         figures = _plots(rows, stats, out_dir)
-        heatmaps = [(f"Recall per operator × tier, {s['model']} (hits / pairs in each cell)",
+        heatmaps = [(f"Recall per operator × tier, {s['model']} (found / made per cell)",
                      f"recall-{k}.png") for k, s in enumerate(model_scores)
                     if scores.recall_heatmap(s, out_dir / f"recall-{k}.png")]
         for item, size in zip(chain(pairs, rejects), sizes, strict=True):
