@@ -48,3 +48,24 @@ def test_every_row_comes_from_its_own_url_and_names_its_category(serve_corpus, t
     assert stats["pages"]["total"] == stats["pages_planned"] < len(pages)  # the rest unloaded
     # embeddings only for the rows written: a before and an after each
     assert stats["clip"]["images_embedded"] <= 2 * len(rows)
+
+
+def test_clip_distance_bounds_are_applied_in_the_gate(tmp_path, test_site):
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({"gate": {"clip_distance": [0.0, 0.0005]},
+                                      "clip": {"backend": "onnx"}}))
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{test_site}basic.html test\n{test_site}catalogue.html test\n")
+    out = tmp_path / "ds"
+    result = CliRunner().invoke(app, [
+        "generate", "--config", str(config), "--urls-file", str(urls), "--out", str(out),
+        "--pairs", "6", "--no-diff", "1", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads((out / "stats.json").read_text())
+    candidates = stats["candidates"]
+    assert candidates["rejected"]["clip_distance"] >= 1  # decided per candidate, in the gate
+    assert candidates["accepted"] + sum(candidates["rejected"].values()) == candidates["tried"]
+    rows = pq.read_table(sorted((out / "data").glob("*.parquet")),
+                         columns=["task_type", "clip_distance"]).to_pylist()
+    assert all(0 <= r["clip_distance"] <= 0.0005 for r in rows if r["task_type"] == "visual_diff")
+    assert [r["clip_distance"] >= 0 for r in rows if r["task_type"] == "no_diff"] == [True]
