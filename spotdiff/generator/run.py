@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ from spotdiff.generator.clip_rows import RowDistances
 from spotdiff.generator.executors import run_local, run_ray
 from spotdiff.generator.ledger import RunDir, write_json
 from spotdiff.generator.page_job import PageUnit
-from spotdiff.generator.selection import Cell, Quota, fill_table, select
+from spotdiff.generator.selection import Cell, Quota, fill_table, select, settled
 from spotdiff.generator.stats import Stats
 from spotdiff.generator.waves import GIVE_UP_AFTER, Outcome, Waves
 from spotdiff.generator.worker import WorkerSetup
@@ -114,6 +115,27 @@ def embed_settled(run: RunDir, units: Sequence[PageUnit], quota: Quota,
         table = kept_rows(run, unit, marker, picks)
         if table is not None:
             distances.fill(table)
+
+
+def embed_as_units_finish(run: RunDir, units: Sequence[PageUnit], quota: Quota,
+                          distances: RowDistances, stop: threading.Event) -> None:
+    """For a quota of anything, embed each finished unit's settled rows (and its controls)
+    while the other units run; the rest wait for finalize."""
+    waiting = dict(enumerate(units))
+    while waiting:
+        finishing = stop.is_set()
+        for position, unit in list(waiting.items()):
+            if not run.is_done(unit.index):
+                continue
+            del waiting[position]
+            marker = run.read_marker(unit.index)
+            keep = settled(quota, len(units), position, len(marker["visual"]))
+            table = kept_rows(run, unit, marker, list(range(keep)))
+            if table is not None:
+                distances.fill(table)
+        if finishing:
+            return
+        stop.wait(1.0)
 
 
 def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunConfig,
@@ -265,7 +287,7 @@ def generate(req: RunRequest, cfg: RunConfig,
     cap = cap_check(waves, outcomes)
     warned = _warn_cap(cap, False)
     distances = RowDistances(cfg.clip, run.ledger / "clip.json")
-    settled = req.quota.targeted and req.quota.max_per_page == 1
+    settled_by_wave = req.quota.targeted and req.quota.max_per_page == 1
     start = time.perf_counter()
     with ThreadPoolExecutor(1) as embedding:
         embedded: Future | None = None
@@ -273,15 +295,22 @@ def generate(req: RunRequest, cfg: RunConfig,
             todo = [u for u in wave if not run.is_done(u.index)]
             resumed += len(wave) - len(todo)
             progress(len(wave) - len(todo), 0)
+            stop = threading.Event()
+            watching = (embedding.submit(embed_as_units_finish, run, list(waves.units),
+                                         req.quota, distances, stop)
+                        if not req.quota.targeted and cfg.clip.backend != "none" else None)
             if todo and req.executor == "ray":
                 browser = run_ray(todo, setup, req.ray_address, progress)
             elif todo:
                 browser = run_local(todo, setup, req.workers, cfg.render.page_budget_s,
                                     progress)
+            stop.set()
+            if watching is not None:
+                watching.result()
             outcomes.update((u.index, outcome(run.read_marker(u.index))) for u in wave)
             cap = cap_check(waves, outcomes)
             warned = _warn_cap(cap, warned)
-            if settled:
+            if settled_by_wave:
                 if embedded is not None:
                     embedded.result()
                 embedded = embedding.submit(embed_settled, run, list(waves.units), req.quota,

@@ -142,6 +142,16 @@ def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota)
     return [sorted(c) for c in chosen]
 
 
+def settled(quota: Quota, units: int, position: int, rows: int) -> int:
+    """How many of the first rows of the unit at `position` (of `units`) selection keeps
+    whatever the other units give. For a quota of anything without a domain cap, a unit's row r
+    is taken in round r unless the rows taken before it — at most one per unit in each earlier
+    round and one per earlier unit in this round — already fill the quota."""
+    if quota.targeted or quota.max_domain_share:
+        return 0
+    return sum(r * units + position < quota.total for r in range(min(rows, quota.max_per_page)))
+
+
 def fill_table(rows: Sequence[Sequence[Cell]], chosen: Sequence[Sequence[int]],
                quota: Quota) -> dict[str, dict[str, list[int]]]:
     """operator → tier → [selected, wanted, accepted before selection]."""
