@@ -26,7 +26,7 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("pixel_diff", pa.float64()),
     ("target_diff", pa.float64()),
     ("outside_diff", pa.float64()),
-    ("clip_distance", pa.float64()),  # 1 - cosine of the image embeddings; -1 when off
+    ("clip_distance", pa.float64()),  # 1 - cosine of the image embeddings; null when off
     ("ssim", pa.float64()),
     ("ssim_target", pa.float64()),
     ("change_regions_json", pa.string()),  # [[x, y, w, h], …] of the changed pixels
