@@ -18,6 +18,7 @@ from spotdiff.console import console, fail, out_console
 from spotdiff.crawler.command import crawl_command, pages_command
 from spotdiff.crawler.manifest import Manifest
 from spotdiff.debug import set_debug
+from spotdiff.export.parquet import OutputWriteError
 from spotdiff.generator.executors import RunFailed
 from spotdiff.generator.ledger import RunMismatch
 from spotdiff.generator.run import RunRequest, generate
@@ -181,6 +182,10 @@ def generate_command(
             fail(str(e))
         except RunFailed as e:
             fail(f"run stopped: {e}; finished pages are kept, the same command resumes", 1)
+        except OSError as e:  # the output disk is full or gone
+            error = e if isinstance(e, OutputWriteError) else OutputWriteError(
+                Path(e.filename or out), e)
+            fail(f"{error}; finished pages are kept, the same command resumes", 1)
     console.print(_summary(stats))
     console.print(f"wrote {out}/data, {out}/stats.json, {out}/config.yaml")
     if empty := empty_run(stats):

@@ -74,6 +74,8 @@ def run_local(units: Sequence[PageUnit], setup: WorkerSetup, workers: int, page_
                     remaining.discard(event[2])
                     last_error = None
                     progress(1, event[3])
+                elif kind == "error" and event[4]:
+                    raise RunFailed(event[3])
                 elif kind == "error":
                     last_error = _repeated(last_error, event[3], event[2])
                 elif kind == "exit":

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from spotdiff.export.parquet import write_rows
+from spotdiff.export.parquet import write_rows, writing
 from spotdiff.export.rows import hardest, to_row
 from spotdiff.generator.page_job import PageResult
 
@@ -26,9 +26,12 @@ class RunMismatch(RuntimeError):
 
 
 def write_json(path: Path, data: Any) -> None:
+    """Atomically: a reader sees the old file or the new one, and a failed write (a full disk)
+    leaves no partial file behind."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
-    tmp.replace(path)
+    with writing(path, tmp):
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+        tmp.replace(path)
 
 
 def file_digest(path: Path) -> dict[str, Any]:
@@ -119,7 +122,8 @@ class RunDir:
             for side, shot in (("before", pair.before), ("after", pair.after)):
                 path = self.rejects / f"{stem}-{side}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(shot.png)
+                with writing(path, path):
+                    path.write_bytes(shot.png)
                 paths[side] = path.relative_to(self.out).as_posix()
             row = to_row(pair, templates)
             entries.append({

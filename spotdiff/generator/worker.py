@@ -14,6 +14,7 @@ from typing import Any
 
 from spotdiff.config import RunConfig
 from spotdiff.debug import debugging
+from spotdiff.export.parquet import OutputWriteError
 from spotdiff.generator.ledger import RunDir
 from spotdiff.generator.page_job import PageJob, PageResult, PageUnit
 from spotdiff.mutators.catalogue import OperatorSpec
@@ -23,15 +24,19 @@ log = logging.getLogger("spotdiff.worker")
 
 
 class UnitError(Exception):
-    """Processing a unit raised something other than a page skip: the worker dies of it."""
+    """Processing a unit raised something other than a page skip: the worker dies of it.
+    `fatal`: the output cannot be written, so no other worker or page can do better."""
 
     def __init__(self, index: int, error: BaseException) -> None:
         super().__init__(error_message(error))
         self.index = index
+        self.fatal = isinstance(error, OutputWriteError)
 
 
 def error_message(error: BaseException) -> str:
     text = str(error).splitlines()[0] if str(error) else ""
+    if isinstance(error, UnitError | OutputWriteError):
+        return text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
@@ -75,14 +80,15 @@ async def run_units(setup: WorkerSetup, next_unit: Callable[[], PageUnit | None]
             while (unit := next_unit()) is not None:
                 on_start(unit)
                 try:
-                    result = await asyncio.wait_for(job.run(unit), cfg.render.page_budget_s)
-                except asyncio.TimeoutError:
-                    result = PageResult(unit)
-                    result.stats.count("pages", "total")
-                    result.stats.count("pages", "skipped", "page_budget_exceeded")
+                    try:
+                        result = await asyncio.wait_for(job.run(unit), cfg.render.page_budget_s)
+                    except asyncio.TimeoutError:
+                        result = PageResult(unit)
+                        result.stats.count("pages", "total")
+                        result.stats.count("pages", "skipped", "page_budget_exceeded")
+                    run.save_unit(result, templates, cfg.export.row_group_rows)
                 except Exception as e:
                     raise UnitError(unit.index, e) from e
-                run.save_unit(result, templates, cfg.export.row_group_rows)
                 on_done(result)
 
         await asyncio.gather(*(lane() for _ in range(max(1, setup.pages_in_flight))))
@@ -101,7 +107,8 @@ def run_batch(setup: WorkerSetup, units: Sequence[PageUnit]) -> dict[str, Any]:
 
 def worker_main(worker_id: int, setup: WorkerSetup, units: mp.Queue, events: mp.Queue) -> None:
     """A local worker process: pull units until a None arrives, report start and finish. An
-    error is reported as ("error", worker, unit index or None, message) and the process exits."""
+    error is reported as ("error", worker, unit index or None, message, fatal) and the process
+    exits."""
     logging.basicConfig(level=logging.WARNING)
 
     def next_unit() -> PageUnit | None:
@@ -116,6 +123,7 @@ def worker_main(worker_id: int, setup: WorkerSetup, units: mp.Queue, events: mp.
     except Exception as e:
         if debugging():
             traceback.print_exc()
-        events.put(("error", worker_id, getattr(e, "index", None), error_message(e)))
+        events.put(("error", worker_id, getattr(e, "index", None), error_message(e),
+                    getattr(e, "fatal", False)))
         sys.exit(1)
     events.put(("exit", worker_id, browser))
