@@ -260,6 +260,9 @@ class Renderer:
         try:
             pw_page = await context.new_page()
             pw_page.on("dialog", lambda d: asyncio.ensure_future(d.dismiss()))
+            # pop-ups are never rendered, and pop-ups opening more would eat the machine
+            context.on("page", lambda other: other is pw_page or asyncio.ensure_future(
+                other.close()))
             loaded = LoadedPage(page, context, pw_page, self.cfg)
             await loaded.settle()
             return loaded
