@@ -19,5 +19,5 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print the error and exit with `code` (2: bad input); the traceback only with --debug."""
     if debugging() and sys.exc_info()[1] is not None:
         console.print_exception()
-    console.print(f"[red]error:[/red] {message}", highlight=False)
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)  # one line
     raise typer.Exit(code)
