@@ -182,6 +182,8 @@ def generate_command(
             fail(str(e))
         except RunFailed as e:
             fail(f"run stopped: {e}; finished pages are kept, the same command resumes", 1)
+        except KeyboardInterrupt:
+            fail("interrupted; finished pages are kept, the same command resumes", 130)
         except OSError as e:  # the output disk is full or gone
             error = e if isinstance(e, OutputWriteError) else OutputWriteError(
                 Path(e.filename or out), e)
