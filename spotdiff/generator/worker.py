@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing as mp
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -110,6 +111,7 @@ def worker_main(worker_id: int, setup: WorkerSetup, units: mp.Queue, events: mp.
     error is reported as ("error", worker, unit index or None, message, fatal) and the process
     exits."""
     logging.basicConfig(level=logging.WARNING)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
 
     def next_unit() -> PageUnit | None:
         return units.get()
