@@ -18,6 +18,7 @@ from spotdiff.console import console, fail, out_console
 from spotdiff.crawler.command import crawl_command, pages_command
 from spotdiff.crawler.manifest import Manifest
 from spotdiff.debug import set_debug
+from spotdiff.eval.command import eval_app
 from spotdiff.export.parquet import OutputWriteError
 from spotdiff.generator.executors import RunFailed
 from spotdiff.generator.ledger import RunMismatch
@@ -209,6 +210,7 @@ def empty_run(stats: dict[str, Any]) -> str | None:
 app.command()(report)
 app.command("crawl")(crawl_command)
 app.command("pages")(pages_command)
+app.add_typer(eval_app, name="eval")
 
 
 @app.command("calibrate")

@@ -19,7 +19,7 @@ PACKAGE_DATA = [
     "spotdiff/configs/operators/typography.yaml", "spotdiff/configs/splits/test.yaml",
     "spotdiff/renderer/page_script.js", "spotdiff/report/index.html.j2",
     "spotdiff/report/report.js", "spotdiff/sampleweb/site/manifest.json",
-    "spotdiff/sampleweb/site/index.html",
+    "spotdiff/sampleweb/site/index.html", "spotdiff/eval/prompts/predict-v1.txt",
 ]
 
 
