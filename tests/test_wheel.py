@@ -39,7 +39,8 @@ def test_sdist_and_wheel_install_and_generate_outside_the_checkout(tmp_path):
     assert set(PACKAGE_DATA) | {"Makefile", "scripts/install-browser.sh"} <= names
     assert sum(n.startswith("spotdiff/sampleweb/site/") for n in names) >= 90
 
-    # the wheel is built from the sdist, so the sdist alone must be enough to build it
+    # the wheel is built from the sdist, so the sdist alone must be enough to build it (with
+    # the setuptools of the test extra: no build isolation, so no index is needed)
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
          "-w", str(dist), str(sdist)], cwd=tmp_path)
     (wheel,) = dist.glob("spotdiff-*.whl")
