@@ -114,3 +114,15 @@ def test_a_worker_error_on_two_pages_in_a_row_stops_the_run(tmp_path, test_site)
     assert "run stopped:" in message and "Reshape" in message
     assert "on two pages in a row" in message
     assert not list((tmp_path / "ds").glob("data/*.parquet"))
+
+
+def test_debug_shows_the_traceback_of_a_user_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPOTDIFF_DEBUG", "")  # restored after the test: --debug sets it
+    urls = tmp_path / "urls.txt"
+    urls.write_text("file:///etc/passwd\n")
+    result = CliRunner().invoke(app, ["--debug", "generate", "--urls-file", str(urls),
+                                      "--out", str(tmp_path / "ds")])
+    assert result.exit_code == 2
+    assert "Traceback" in result.output and "UrlFileError" in result.output
+    assert f"{urls}:1: not an http(s) URL" in result.output
+
