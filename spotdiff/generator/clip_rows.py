@@ -26,17 +26,17 @@ class RowDistances:
         self._embeddings: EmbeddingCache | None = None
 
     def fill(self, table: pa.Table) -> pa.Table:
-        """`table` with clip_distance set on every row that lacks one (-1)."""
+        """`table` with clip_distance set on every row that lacks one."""
         if self.cfg.backend == "none" or not table.num_rows:
             return table
         ids = table["id"].to_pylist()
-        current = table["clip_distance"].to_pylist()
-        todo = [i for i, d in enumerate(current) if d < 0 and ids[i] not in self.distances]
+        current = table["clip_distance"].to_pylist()  # None: not computed yet
+        todo = [i for i, d in enumerate(current) if d is None and ids[i] not in self.distances]
         for start in range(0, len(todo), self.cfg.batch_size):
             self._embed(table, todo[start:start + self.cfg.batch_size], ids)
         if self.model:
             self.stats.data.setdefault("clip_models", {})[self.model] = len(self.distances)
-        filled = [self.distances.get(ids[i], d) if d < 0 else d for i, d in enumerate(current)]
+        filled = [self.distances.get(ids[i]) if d is None else d for i, d in enumerate(current)]
         column = table.schema.get_field_index("clip_distance")
         return table.set_column(column, "clip_distance", pa.array(filled, pa.float64()))
 
