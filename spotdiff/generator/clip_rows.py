@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from spotdiff.generator.executors import RunFailed
 from spotdiff.generator.ledger import write_json
 from spotdiff.generator.stats import Stats
 from spotdiff.grounding.embedding import ClipConfig, EmbeddingCache, load_embedder
@@ -51,7 +52,11 @@ class RowDistances:
                        for side in ("image_before", "image_after")) for i in rows]
         with self.stats.timed("clip"):
             embedded = self._embeddings.embedded
-            distances = self._embeddings.distances(pairs)
+            try:
+                distances = self._embeddings.distances(pairs)
+            except Exception as e:  # the encoder fails on real frames: no row can get its value
+                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise RunFailed(f"{self.model} failed on the rows to write: {reason}") from e
         self.stats.count("clip", "images_embedded", n=self._embeddings.embedded - embedded)
         self.distances.update({ids[i]: d for i, d in zip(rows, distances, strict=True)})
         write_json(self.path, {"model": self.model, "distances": self.distances})
