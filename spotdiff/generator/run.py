@@ -305,12 +305,14 @@ def generate(req: RunRequest, cfg: RunConfig,
             watching = (embedding.submit(embed_as_units_finish, run, list(waves.units),
                                          req.quota, distances, stop)
                         if not req.quota.targeted and cfg.clip.backend != "none" else None)
-            if todo and req.executor == "ray":
-                browser = run_ray(todo, setup, req.ray_address, progress)
-            elif todo:
-                browser = run_local(todo, setup, req.workers, cfg.render.page_budget_s,
-                                    progress)
-            stop.set()
+            try:
+                if todo and req.executor == "ray":
+                    browser = run_ray(todo, setup, req.ray_address, progress)
+                elif todo:
+                    browser = run_local(todo, setup, req.workers, cfg.render.page_budget_s,
+                                        progress)
+            finally:
+                stop.set()  # a failed wave must not leave the watcher waiting for its units
             if watching is not None:
                 watching.result()
             outcomes.update((u.index, outcome(run.read_marker(u.index))) for u in wave)
