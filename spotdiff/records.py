@@ -44,6 +44,15 @@ class Element:
 
 
 @dataclass(frozen=True)
+class SheetText:
+    """One stylesheet a page applied: its URL ("" for a `<style>` block) and its text."""
+
+    url: str
+    text: str
+    media: str = ""  # the sheet's own media list (`<link media>`), "" for all
+
+
+@dataclass(frozen=True)
 class Mutation:
     """A candidate change: which mechanism, on which element, from what to what."""
 
@@ -57,6 +66,9 @@ class Mutation:
     magnitude: float
     tier: str
     css_value: str = ""  # what is written to the page, when not `new_value` itself
+    old_class: str = ""  # a class swap: the utility class replaced,
+    new_class: str = ""  # the class of its scale put in its place,
+    steps: int = 0  # and how many classes apart they are on the scale
 
 
 @dataclass

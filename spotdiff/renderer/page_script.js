@@ -202,9 +202,9 @@
     },
     class_swap(el, m) {
       const before = el.getAttribute("class");
-      el.classList.replace(m.old, m.value);
+      if (!el.classList.replace(m.oldClass, m.newClass)) throw new Error("class not on element");
       undo.push(() => el.setAttribute("class", before));
-      return el.getAttribute("class");
+      return getComputedStyle(el).getPropertyValue(m.read);
     },
     remove(el, m) {
       const parent = el.parentNode, next = el.nextSibling;
@@ -255,5 +255,25 @@
     while (undo.length) undo.pop()();
   }
 
-  window.__spotdiff = { collect, apply, revert };
+  // The stylesheets the page applies, in document order: a linked sheet by URL (its text is
+  // the response Python saw), a <style> block (or rules inserted by script) by its rules' text.
+  function sheets() {
+    const out = [];
+    const visit = (sheet) => {
+      if (sheet.disabled) return;
+      const media = sheet.media ? sheet.media.mediaText : "";
+      const inline = !sheet.href;
+      let rules = null;
+      try { rules = sheet.cssRules; } catch (e) { rules = null; }  // cross-origin
+      out.push({ href: sheet.href || "", media,
+        text: inline && rules ? Array.from(rules, (r) => r.cssText).join("\n") : "" });
+      for (const rule of rules || []) {
+        if (rule instanceof CSSImportRule && rule.styleSheet) visit(rule.styleSheet);
+      }
+    };
+    for (const sheet of document.styleSheets) visit(sheet);
+    return out;
+  }
+
+  window.__spotdiff = { collect, apply, revert, sheets };
 })();
