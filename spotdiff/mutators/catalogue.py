@@ -63,19 +63,6 @@ class KeywordValue(Strict):
     values: list[str] = Field(min_length=1)
 
 
-class ClassStepsValue(Strict):
-    """Utility classes stepped along a scale (`text-sm` → `text-base`); magnitude in steps.
-
-    `scales` are explicit ordered lists; `shades` steps colour classes such as `bg-yellow-600`
-    along the shade numbers for the given prefixes."""
-
-    kind: Literal["class_steps"]
-    scales: list[list[str]] = Field(default_factory=list)
-    shade_prefixes: list[str] = Field(default_factory=list)
-    shades: list[int] = Field(default_factory=lambda: [50, 100, 200, 300, 400, 500, 600, 700,
-                                                       800, 900, 950])
-
-
 class PageImageValue(Strict):
     """Another image of the same page (substitution); magnitude by element area."""
 
@@ -90,18 +77,36 @@ class NoValue(Strict):
 
 
 ValueRule = Annotated[
-    NumericValue | StepsValue | ColorValue | TextValue | KeywordValue | ClassStepsValue
-    | PageImageValue | NoValue,
+    NumericValue | StepsValue | ColorValue | TextValue | KeywordValue | PageImageValue
+    | NoValue,
     Field(discriminator="kind"),
 ]
 
 TEMPLATE_FIELDS = {"element", "old", "new", "old_name", "new_name", "phrase", "property",
                    "magnitude", "unit", "direction"}
-MAGNITUDE_UNITS = {"steps": "steps", "color": "ΔE2000", "text": "characters",
-                   "class_steps": "steps"}
+MAGNITUDE_UNITS = {"steps": "steps", "color": "ΔE2000", "text": "characters"}
 AREA_UNIT = "% of viewport"
-Mechanism = Literal["style", "text", "attribute", "class_swap", "remove", "duplicate",
-                    "swap_next"]
+Mechanism = Literal["style", "text", "attribute", "remove", "duplicate", "swap_next"]
+# How ground truth names the mechanism that made a change; `class_swap` is the twin the planner
+# offers for an operator with a `class_swap` rule when the page's own utility classes allow it.
+GROUND_TRUTH_MECHANISMS = {"style": "inline", "text": "text", "attribute": "attribute",
+                           "class_swap": "class_swap", "remove": "dom", "duplicate": "dom",
+                           "swap_next": "dom"}
+
+
+def mechanism_name(mechanism: str) -> str:
+    """The ground-truth name of a mechanism (`inline`, `class_swap`, `text`, `dom`, …)."""
+    return GROUND_TRUTH_MECHANISMS[mechanism]
+
+
+class ClassSwapRule(Strict):
+    """The operator's change made the way sites make it: a utility class of the page's own
+    stylesheets swapped for another of its scale (`fw-semibold` → `fw-bold`)."""
+
+    properties: list[str] = Field(min_length=1, description="A utility class qualifies when it "
+                                  "sets one of these properties (the first one present counts).")
+    companions: list[str] = Field(default_factory=list, description="Properties such a class may "
+                                  "set along with it, e.g. the line height of a font-size class.")
 
 
 class Eligibility(Strict):
@@ -143,6 +148,9 @@ class OperatorSpec(Strict):
         default_factory=dict, description="direction → the name ground truth gives it, e.g. "
         "{increase: moved-right}")
     template: str
+    class_swap: ClassSwapRule | None = Field(
+        None, description="Offer a class-swap twin on pages whose utility classes set the "
+        "property; same value rule, tiers and gate as the inline change.")
 
     @model_validator(mode="after")
     def _check(self) -> OperatorSpec:
@@ -154,6 +162,8 @@ class OperatorSpec(Strict):
         if unknown:
             raise ValueError(f"template uses unknown field(s) {sorted(unknown)}; "
                              f"known: {sorted(TEMPLATE_FIELDS)}")
+        if self.class_swap is not None and self.mechanism != "style":
+            raise ValueError("class_swap is the twin of a `style` change")
         if "{value}" not in self.format:
             raise ValueError("format must contain {value}")
         if self.magnitude == "value" and isinstance(
