@@ -99,10 +99,12 @@ def test_bootstrap_scales_come_from_a_real_bootstrap_page(cfg, serve_corpus):
     assert scales[("px", ("padding-inline",))] == [f"px-{i}" for i in range(6)]
     assert scales[("opacity", ("opacity",))] == ["opacity-0", "opacity-25", "opacity-50",
                                                  "opacity-75", "opacity-100"]
-    assert scales[("rounded", ("border-radius",))][:6] == [f"rounded-{i}" for i in range(6)]
+    assert scales[("rounded", ("border-radius",))][:7] == [  # `rounded` heads its own family
+        "rounded-0", "rounded-1", "rounded", "rounded-2", "rounded-3", "rounded-4", "rounded-5"]
     assert {"text-muted", "text-primary", "text-dark"} <= set(scales[("text", ("color",))])
     assert set(scales[("text", ("text-align",))]) == {"text-start", "text-center", "text-end"}
-    assert scales[("shadow", ("box-shadow",))] == ["shadow-none", "shadow-sm", "shadow-lg"]
+    assert scales[("shadow", ("box-shadow",))] == ["shadow-none", "shadow-sm", "shadow",
+                                                   "shadow-lg"]
 
 
 def test_tailwind_scales_come_from_a_real_tailwind_build(cfg, test_site):
@@ -116,13 +118,33 @@ def test_tailwind_scales_come_from_a_real_tailwind_build(cfg, test_site):
     assert scales[("text-slate", ("color",))] == [f"text-slate-{n}" for n in
                                                   (50, 100, 200, 300, 400, 500, 600, 700, 800,
                                                    900)]
-    assert scales[("border", ("border-width",))] == ["border-0", "border-2", "border-4",
-                                                     "border-8"]
-    assert scales[("shadow", ("box-shadow",))] == ["shadow-none", "shadow-sm", "shadow-md",
-                                                   "shadow-lg", "shadow-xl"]
+    assert scales[("border", ("border-width",))] == ["border-0", "border", "border-2",
+                                                     "border-4", "border-8"]
+    assert scales[("shadow", ("box-shadow",))] == ["shadow-none", "shadow-sm", "shadow",
+                                                   "shadow-md", "shadow-lg", "shadow-xl"]
     leading = scales[("leading", ("line-height",))]
     assert leading.index("leading-tight") < leading.index("leading-6")  # 20px < 24px
 
 
 def _page_scales_sync(cfg, page: Page) -> tuple[list[SheetText], dict]:
     return run(_page_scales(cfg, page))
+
+
+def test_a_replayed_archive_gives_the_scales_of_its_own_copies(cfg, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from spotdiff.generator.sources import serve_directory
+
+    pages_dir = tmp_path / "pages"
+    with serve_directory(Path(__file__).parent / "pages") as base:
+        subprocess.run([sys.executable, "-m", "spotdiff", "crawl", base + "tailwind/index.html",
+                        "--out", str(pages_dir), "--allow-network", "127.0.0.0/8",
+                        "--max-pages", "1", "--depth", "0"], check=True, capture_output=True)
+    (record,) = [json.loads(line) for line in (pages_dir / "manifest.jsonl").open()]
+    page = Page(url=record["final_url"], archive=pages_dir / record["archive"])
+    sheets, scales = _page_scales_sync(cfg, page)  # every server is shut down by now
+    assert sheets[0].url.endswith("/tailwind.css") and len(sheets[0].text) > 10_000
+    assert ("font", ("font-weight",)) in scales

@@ -23,7 +23,7 @@ from spotdiff.grounding.metrics import (
 from spotdiff.grounding.visual import change_regions, frame_ssim, ssim
 from spotdiff.grounding.visual import union_box as regions_box
 from spotdiff.mutators import class_swap
-from spotdiff.mutators.catalogue import TIERS, OperatorSpec
+from spotdiff.mutators.catalogue import TIERS, OperatorSpec, mechanism_name
 from spotdiff.mutators.describe import describe_element, sentence
 from spotdiff.mutators.planner import page_context, plan
 from spotdiff.mutators.stylesheets import Scales, Viewport, discover
@@ -293,6 +293,9 @@ class PageJob:
 
     @staticmethod
     def _count(stats: Stats, group: list[Mutation], reason: str | None) -> None:
+        for m in group:
+            stats.count("mechanisms", mechanism_name(m.mechanism),
+                        "accepted" if reason is None else "rejected")
         if reason is not None:
             stats.count("candidates", "rejected", reason)
             for m in group:

@@ -26,6 +26,7 @@ from spotdiff.mutators.stylesheets import (
     Viewport,
     authored_color,
     length_px,
+    shorthand_length,
 )
 from spotdiff.mutators.values import Change, current, first_number, font_px
 from spotdiff.records import Element
@@ -68,6 +69,8 @@ def read(spec: OperatorSpec, element: Element, value: str,
         if value in rule.keywords:
             return rule.keywords[value] * scale
         px = length_px(value, font_px(element), viewport)
+        if px is None:  # a shorthand's one length: `border: 1px solid #dee2e6`
+            px = shorthand_length(value, font_px(element), viewport)
         if px is not None and rule.unit == "em" and _is_number(value):
             px *= scale  # a unitless line height is a multiple of the font size
         return px

@@ -326,6 +326,17 @@ def length_px(value: str, em: float = ROOT_FONT_PX,
     return _atom(nodes[0], em, viewport)
 
 
+def shorthand_length(value: str, em: float = ROOT_FONT_PX,
+                     viewport: Viewport = Viewport()) -> float | None:  # noqa: B008
+    """px of the one length in a shorthand such as `border: 1px solid #dee2e6`; None when it
+    has none or several (a shadow's offsets and blur)."""
+    lengths = [_atom(t, em, viewport) for t in _tokens(tinycss2.parse_component_value_list(value))
+               if isinstance(t, DimensionToken | NumberToken | FunctionBlock)
+               and not (isinstance(t, FunctionBlock) and t.lower_name not in ("calc", "min",
+                                                                               "max", "clamp"))]
+    return lengths[0] if len(lengths) == 1 else None
+
+
 def authored_color(value: str) -> tuple[RGB, float] | None:
     """((r, g, b), alpha) of a colour as written in a stylesheet: hex, rgb()/rgba(), a name."""
     text = value.strip().lower()
@@ -448,6 +459,13 @@ def _discover(sheets: tuple[SheetText, ...], viewport: Viewport, max_properties:
         utility = _utility(name, declarations, env)
         if utility is not None and len(utility.values) <= max_properties:
             families[(family_of(name), utility.properties)].append(utility)
+    for (family, props), members in list(families.items()):
+        if family:
+            continue
+        for member in list(members):  # `rounded` heads the family of `rounded-1`, `rounded-2`…
+            if (member.name, props) in families:
+                members.remove(member)
+                families[(member.name, props)].append(member)
     scales = []
     for (family, props), members in sorted(families.items()):
         distinct = {m.values[0][1] for m in members}
