@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import io
+import itertools
 import json
 import sys
 import tempfile
@@ -104,11 +105,16 @@ def main() -> None:
         if args.sheets:
             sheets = out / "sheets"
             sheets.mkdir(exist_ok=True)
-            swaps = [r for r in rows
-                     if json.loads(r["mutation_dicts_json"][0])["mechanism"] == "class_swap"]
+            by_operator: dict[str, list[dict]] = collections.defaultdict(list)
             rng = np.random.default_rng(0)
-            for i in rng.permutation(len(swaps))[:args.sheets]:
-                contact_sheet(swaps[i], sheets / f"{i:03d}-{swaps[i]['operator']}.png")
+            for i in rng.permutation(len(rows)):
+                if json.loads(rows[i]["mutation_dicts_json"][0])["mechanism"] == "class_swap":
+                    by_operator[rows[i]["operator"]].append(rows[i])
+            # round-robin over operators, so rare ones are looked at too
+            picked = [r for group in itertools.zip_longest(*by_operator.values()) for r in group
+                      if r is not None][:args.sheets]
+            for i, row in enumerate(picked):
+                contact_sheet(row, sheets / f"{i:03d}-{row['operator']}.png")
             print(f"contact sheets in {sheets}")
 
 

@@ -53,6 +53,16 @@ class SheetText:
 
 
 @dataclass(frozen=True)
+class RuleTarget:
+    """A stylesheet rule whose selector matches one element alone, and what it declares."""
+
+    selector: str  # the element's unique selector, as Element.selector
+    rule_selector: str  # the rule's own selector
+    rule: int  # the rule's handle in the loaded page
+    properties: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Mutation:
     """A candidate change: which mechanism, on which element, from what to what."""
 
@@ -69,6 +79,8 @@ class Mutation:
     old_class: str = ""  # a class swap: the utility class replaced,
     new_class: str = ""  # the class of its scale put in its place,
     steps: int = 0  # and how many classes apart they are on the scale
+    rule_selector: str = ""  # a rule edit: the selector of the rule changed,
+    rule: int = -1  # and its handle in the loaded page
 
 
 @dataclass

@@ -28,6 +28,8 @@ def mutation_dict(m: Mutation, description: str, box: Box, template: str) -> dic
     made_by: dict[str, Any] = {"mechanism": mechanism_name(m.mechanism)}
     if m.old_class:
         made_by.update(old_class=m.old_class, new_class=m.new_class, steps=m.steps)
+    if m.rule_selector:
+        made_by["rule_selector"] = m.rule_selector
     return {
         "type": m.operator,
         "element": description,

@@ -138,9 +138,12 @@ class PageJob:
         stats.count("elements", n=len(elements))
         before = await loaded.stable_screenshot()
         scales = await self._scales(loaded, stats)
+        rules = (await loaded.rule_targets(sorted(
+            {s.property for s in self.catalogue.values() if s.mechanism == "style"}))
+            if self.cfg.sampling.mechanisms.get("rule_edit") else [])
         rng = page_seed(self.cfg.seed, unit.page.identity)
         planned = plan(elements, self.catalogue, rng, page_context(elements), (r.width, r.height),
-                       self.tiers, scales, self.cfg.sampling.mechanisms)
+                       self.tiers, scales, self.cfg.sampling.mechanisms, rules)
         tried = 0
         for group in group_mutations(planned, self.cfg.sampling.mutations_per_pair, stats):
             if len(result.pairs) >= unit.quota or tried >= self.cfg.sampling.tries_per_page:
@@ -246,13 +249,13 @@ class PageJob:
                     "selector": m.element.selector, "mechanism": m.mechanism,
                     "property": m.property, "value": m.css_value or m.new_value,
                     "read": spec.read or spec.property,
-                    "oldClass": m.old_class, "newClass": m.new_class})
+                    "oldClass": m.old_class, "newClass": m.new_class, "rule": m.rule})
                 if applied.get("error"):
                     reason = "apply_failed"
                     break
-                if m.mechanism == "class_swap" and not class_swap.holds(
+                if m.mechanism in ("class_swap", "rule_edit") and not class_swap.holds(
                         spec, m.element, m.new_value, applied["computed"]):
-                    reason = "class_swap_overridden"  # the page's value is not ground truth's
+                    reason = f"{m.mechanism}_overridden"  # the page shows another value
                     break
                 if not applied["resolves"]:
                     reason = "selector_lost"

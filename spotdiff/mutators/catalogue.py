@@ -87,11 +87,13 @@ TEMPLATE_FIELDS = {"element", "old", "new", "old_name", "new_name", "phrase", "p
 MAGNITUDE_UNITS = {"steps": "steps", "color": "ΔE2000", "text": "characters"}
 AREA_UNIT = "% of viewport"
 Mechanism = Literal["style", "text", "attribute", "remove", "duplicate", "swap_next"]
-# How ground truth names the mechanism that made a change; `class_swap` is the twin the planner
-# offers for an operator with a `class_swap` rule when the page's own utility classes allow it.
+# How ground truth names the mechanism that made a change. `class_swap` and `rule_edit` are
+# twins of a `style` change the planner offers where the page allows them: a utility class of
+# the page swapped, or the declaration edited in the page's own rule that matches the target
+# alone.
 GROUND_TRUTH_MECHANISMS = {"style": "inline", "text": "text", "attribute": "attribute",
-                           "class_swap": "class_swap", "remove": "dom", "duplicate": "dom",
-                           "swap_next": "dom"}
+                           "class_swap": "class_swap", "rule_edit": "rule_edit", "remove": "dom",
+                           "duplicate": "dom", "swap_next": "dom"}
 
 
 def mechanism_name(mechanism: str) -> str:

@@ -11,9 +11,10 @@ from spotdiff.mutators import class_swap
 from spotdiff.mutators.catalogue import TIERS, OperatorSpec, StepsValue, mechanism_name
 from spotdiff.mutators.stylesheets import Scales, Viewport
 from spotdiff.mutators.values import Change, PageContext, derive
-from spotdiff.records import Element, Mutation
+from spotdiff.records import Element, Mutation, RuleTarget
 
 CLASS_SWAP = "class_swap"
+RULE_EDIT = "rule_edit"
 
 
 def eligible(spec: OperatorSpec, element: Element, mechanism: str | None = None) -> bool:
@@ -52,19 +53,26 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
          rng: np.random.Generator, ctx: PageContext, viewport: tuple[int, int],
          tiers: Sequence[str] = TIERS, scales: Scales | None = None,
          mechanisms: Mapping[str, float] | None = None,
+         rules: Sequence[RuleTarget] = (),
          ) -> Iterator[tuple[str, Mutation | str]]:
     """Yield (operator, mutation) to try, or (operator, reason) when no value could be derived.
 
     Operators take turns so a page's budget is spread across them; each element is tried at
     most once per operator, in a tier its size admits. An operator with a `class_swap` rule also
     has the class-swap twin, on elements whose utility classes (from `scales`) set its property.
+    A `style` operator written as the plain value also has the rule-edit twin, on elements that
+    a stylesheet rule of `rules` matching them alone declares its property for.
     `mechanisms` gives named mechanisms (ground-truth names: `class_swap`, `inline`, …) their
     share of the turns while the page offers them; the rest of the turns go to the mechanisms it
-    does not name, operator by operator as before.
+    does not name, operator by operator as before. The twins are offered only when named.
     """
     shares = dict(mechanisms or {})
     view = Viewport(*viewport)
     swap_options: dict[tuple[str, int], list[class_swap.SwapOption]] = {}
+    edit_rules: dict[tuple[str, int], RuleTarget] = {}
+    rules_of: dict[str, list[RuleTarget]] = {}
+    for r in rules:
+        rules_of.setdefault(r.selector, []).append(r)
 
     def admitted(spec: OperatorSpec, element: Element) -> bool:
         return bool(set(spec.tiers_for_area(area_percent(element, viewport))) & set(tiers))
@@ -85,6 +93,14 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
                     if found:
                         swap_options[(name, e.index)] = found
             pools[CLASS_SWAP][name] = [e for e in order if (name, e.index) in swap_options]
+        if (spec.mechanism == "style" and spec.format == "{value}"
+                and group(RULE_EDIT) != OTHER):
+            for e in order:
+                declaring = [r for r in rules_of.get(e.selector, ())
+                             if spec.property in r.properties]
+                if declaring and eligible(spec, e) and admitted(spec, e):
+                    edit_rules[(name, e.index)] = declaring[-1]  # the latest of equals wins
+            pools[RULE_EDIT][name] = [e for e in order if (name, e.index) in edit_rules]
     weights = {g: shares.get(g, max(0.0, 1 - sum(shares.values()))) for g in pools}
     turns: dict[str, list[str]] = {g: [] for g in pools}  # operators still to take this round
     tried: set[tuple[str, int]] = set()
@@ -103,7 +119,7 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
         if not pools[g][name]:
             continue
         spec, element = catalogue[name], pools[g][name].pop()
-        mechanism = CLASS_SWAP if g == CLASS_SWAP else spec.mechanism
+        mechanism = g if g in (CLASS_SWAP, RULE_EDIT) else spec.mechanism
         if (name, element.index) in tried:
             continue
         tried.add((name, element.index))
@@ -111,6 +127,7 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
         tier = str(rng.choice([t for t in spec.tiers_for_area(area) if t in tiers]))
         target = _target(spec, tier, rng)
         swap = None
+        rule = edit_rules.get((name, element.index)) if mechanism == RULE_EDIT else None
         if mechanism == CLASS_SWAP:
             swap = class_swap.pick(spec, element, swap_options[(name, element.index)],
                                    target, tier, area, rng, view)
@@ -134,6 +151,8 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
             old_class=swap.old_class if swap else "",
             new_class=swap.new_class if swap else "",
             steps=swap.steps if swap else 0,
+            rule_selector=rule.rule_selector if rule else "",
+            rule=rule.rule if rule else -1,
         )
 
 

@@ -191,6 +191,7 @@ def _feature_holds(part: str, viewport: Viewport) -> bool:
     return (name, value) in _HOLDS
 
 
+@lru_cache(maxsize=4096)
 def media_holds(condition: str, viewport: Viewport) -> bool:
     """Whether a media query list holds in a screen of `viewport` (unknown features do not)."""
     for query in condition.lower().split(","):
@@ -316,6 +317,7 @@ def _atom(token: object, em: float, viewport: Viewport) -> float | None:
     return None
 
 
+@lru_cache(maxsize=16384)
 def length_px(value: str, em: float = ROOT_FONT_PX,
               viewport: Viewport = Viewport()) -> float | None:  # noqa: B008 - frozen default
     """px of one length or number written in CSS (`1.5rem`, `calc(1.275rem + .3vw)`, `2px`,
@@ -355,6 +357,7 @@ def authored_color(value: str) -> tuple[RGB, float] | None:
         return None
 
 
+@lru_cache(maxsize=16384)
 def _order_key(prop: str, value: str) -> tuple[int, float, str]:
     """Sort key of a value within a family: lengths and numbers by size, colours from light to
     dark, shadows by their summed lengths, keywords by name."""

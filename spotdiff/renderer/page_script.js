@@ -206,6 +206,15 @@
       undo.push(() => el.setAttribute("class", before));
       return getComputedStyle(el).getPropertyValue(m.read);
     },
+    rule_edit(el, m) {
+      const style = ruleRefs[m.rule].style;
+      const before = style.getPropertyValue(m.property);
+      const priority = style.getPropertyPriority(m.property);
+      style.setProperty(m.property, m.value, priority);
+      undo.push(() => (before ? style.setProperty(m.property, before, priority)
+        : style.removeProperty(m.property)));
+      return getComputedStyle(el).getPropertyValue(m.read);
+    },
     remove(el, m) {
       const parent = el.parentNode, next = el.nextSibling;
       el.remove();
@@ -275,5 +284,36 @@
     return out;
   }
 
-  window.__spotdiff = { collect, apply, revert, sheets };
+  // Style rules (of sheets the page may read) that declare one of `properties` and whose
+  // selector matches exactly one element: a rule edit there changes that element alone.
+  const ruleRefs = [];
+  function ruleTargets(properties) {
+    const out = [];
+    const visit = (rules) => {
+      for (const rule of rules) {
+        if (rule instanceof CSSStyleRule) {
+          const declared = properties.filter((p) => rule.style.getPropertyValue(p) !== "");
+          if (!declared.length) continue;
+          let hits;
+          try { hits = document.querySelectorAll(rule.selectorText); } catch (e) { continue; }
+          if (hits.length !== 1) continue;
+          ruleRefs.push(rule);
+          out.push({ selector: uniqueSelector(hits[0]), ruleSelector: rule.selectorText,
+            rule: ruleRefs.length - 1, properties: declared });
+        } else if (rule instanceof CSSMediaRule) {
+          if (window.matchMedia(rule.conditionText).matches) visit(rule.cssRules);
+        } else if (rule.cssRules && !(rule instanceof CSSKeyframesRule)) {
+          visit(rule.cssRules);  // @supports, @layer
+        }
+      }
+    };
+    for (const sheet of document.styleSheets) {
+      let rules = null;
+      try { rules = sheet.cssRules; } catch (e) { continue; }  // cross-origin
+      if (!sheet.disabled) visit(rules);
+    }
+    return out;
+  }
+
+  window.__spotdiff = { collect, apply, revert, sheets, ruleTargets };
 })();

@@ -33,7 +33,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page as PwPage
 
 from spotdiff.config import BrowserConfig, RenderConfig
-from spotdiff.records import Element, Page, SheetText, Shot
+from spotdiff.records import Element, Page, RuleTarget, SheetText, Shot
 from spotdiff.renderer.browser import BrowserChoice, launch_options
 
 log = logging.getLogger("spotdiff.renderer")
@@ -102,6 +102,13 @@ class LoadedPage:
                 out.append(SheetText(sheet["href"], text, sheet["media"]))
         self.timings["stylesheets"] += time.perf_counter() - start
         return out
+
+    async def rule_targets(self, properties: list[str]) -> list[RuleTarget]:
+        """Rules that declare one of `properties` and whose selector matches one element."""
+        found = await self._call(self.pw_page.evaluate(
+            "p => window.__spotdiff.ruleTargets(p)", properties))
+        return [RuleTarget(t["selector"], t["ruleSelector"], t["rule"], tuple(t["properties"]))
+                for t in found]
 
     def _on_navigation(self, frame: Any) -> None:
         if self._cdp is not None and frame == self.pw_page.main_frame:
