@@ -2,6 +2,7 @@
 
     python bench/mechanisms.py                       # default run, per-operator × mechanism table
     python bench/mechanisms.py --sheets 30           # and contact sheets of 30 class-swap pairs
+    python bench/mechanisms.py --split mix.yaml      # a split file (e.g. with a mechanism mix)
 
 Generates with the default configuration (embeddings off) from the corpus sources built on
 Bootstrap, prints the accepted pairs per operator and mechanism, and with `--sheets N` writes
@@ -32,6 +33,8 @@ from corpus import corpus_pages  # noqa: E402
 
 from spotdiff.config import load_config  # noqa: E402
 from spotdiff.generator.run import RunRequest, generate  # noqa: E402
+from spotdiff.generator.selection import Quota, load_split  # noqa: E402
+from spotdiff.mutators.catalogue import load_catalogue  # noqa: E402
 
 UTILITY_SOURCES = ("bs5-examples", "sb-admin-2-4.1.4", "sb-admin-7.0.7", "sb-onepage",
                    "tabler-ui-0.0.34")
@@ -71,6 +74,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sheets", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--split", type=Path, default=None)
     args = parser.parse_args()
     cfg = load_config()
     cfg.clip.backend = "none"
@@ -78,8 +82,16 @@ def main() -> None:
         pages = [p for p in corpus_pages(stack, 400) if p.domain in UTILITY_SOURCES]
         pages = pages[:args.pages]
         out = args.out or Path(stack.enter_context(tempfile.TemporaryDirectory())) / "ds"
-        stats = generate(RunRequest.for_pairs(pages, out, args.pairs, 0, cfg,
-                                              workers=args.workers), cfg)
+        if args.split:
+            split = load_split(args.split)
+            catalogue = load_catalogue(cfg.operator_paths())
+            req = RunRequest(pages, out, Quota.from_split(split, list(catalogue)),
+                             cfg.sampling.max_pairs_per_page, 0, workers=args.workers)
+        else:
+            req = RunRequest.for_pairs(pages, out, args.pairs, 0, cfg, workers=args.workers)
+        stats = generate(req, cfg)
+        if "fill_mechanisms" in stats:
+            print("fill_mechanisms (selected, wanted, accepted):", stats["fill_mechanisms"])
         rows = [r for f in sorted((out / "data").glob("*.parquet"))
                 for r in pq.read_table(f).to_pylist()]
         counts: collections.Counter = collections.Counter()
