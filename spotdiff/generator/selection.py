@@ -104,10 +104,12 @@ def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota,
            mechanisms: Sequence[Sequence[str]] | None = None) -> list[list[int]]:
     """For each unit, the indices of its rows to keep. Units take turns, one pair a round; each
     takes the row whose cell is furthest from full, within the domain cap. With a mechanism
-    mix, `mechanisms` names each row's mechanism; a mechanism's rows stop at its share and,
-    between cells equally far from full, the mechanism furthest from its share goes first."""
+    mix, `mechanisms` names each row's mechanism: a mechanism's rows stop at its share, and the
+    mechanism furthest from its share goes first (a page offers the rarer mechanism seldom),
+    then the cell furthest from full."""
     remaining = dict(quota.cells)
-    mech_left = quota.mechanism_wanted()
+    wanted_mech = quota.mechanism_wanted()
+    mech_left = dict(wanted_mech)
     cap = (math.ceil(quota.max_domain_share * quota.total) if quota.max_domain_share
            else math.inf)
     per_domain: Counter[str] = Counter()
@@ -124,7 +126,7 @@ def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota,
                 mech = mechanisms[u][i] if mechanisms is not None and mech_left else ""
                 if mech_left and mech_left.get(mech, 0) <= 0:
                     continue
-                key = (remaining[cell], mech_left.get(mech, 0))
+                key = (mech_left.get(mech, 0) / max(1, wanted_mech.get(mech, 1)), remaining[cell])
                 if best is None or key > best[2]:
                     best = (i, cell, key, mech)
             if best is not None:
