@@ -60,8 +60,8 @@ def contact_sheet(row: dict, path: Path) -> None:
     for i, tile in enumerate(tiles):
         sheet.paste(tile, (i * 650, 0))
     d = json.loads(row["mutation_dicts_json"][0])
-    text = (f"{row['ground_truth_diff']}  [{d['old_class']} → {d['new_class']}, "
-            f"{row['difficulty']}]")
+    made = f"{d['old_class']} → {d['new_class']}" if "old_class" in d else d["mechanism"]
+    text = f"{row['ground_truth_diff']}  [{made}, {row['difficulty']}]"
     ImageDraw.Draw(sheet).text((6, 406), text[:230], fill=(0, 0, 0))
     ImageDraw.Draw(sheet).text((6, 426), text[230:460], fill=(0, 0, 0))
     sheet.save(path)
