@@ -205,5 +205,6 @@ def pick(spec: OperatorSpec, element: Element, found: list[SwapOption], target: 
 
 
 def holds(spec: OperatorSpec, element: Element, expected: str, computed: str) -> bool:
-    """Whether the value the browser computed after a swap is the one ground truth states."""
+    """Whether the value the browser computed after a class swap (or a rule edit) is the one
+    ground truth states."""
     return same(spec, read(spec, element, expected), read(spec, element, computed))
