@@ -144,7 +144,8 @@ class LoadedPage:
         try:
             result = await asyncio.wait_for(what, timeout or self.cfg.load_timeout_s)
         except asyncio.TimeoutError as e:
-            raise PageSkipped("page_timeout") from e
+            # a call the page's navigating away left hanging counts as the navigation
+            raise PageSkipped(self.failure or "page_timeout") from e
         except PlaywrightError as e:
             reason = self.failure or error_reason(str(e), self.cfg.allowed_hosts is not None)
             raise PageSkipped(reason, str(e).splitlines()[0]) from e
