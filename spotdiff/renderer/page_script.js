@@ -99,6 +99,73 @@
     });
   }
 
+  // Roles a person names an element by, from ARIA roles and class-name words (first match wins)
+  const KIND_BY_CLASS = [
+    [/progress/, "progress bar"], [/avatar/, "avatar"], [/logo/, "logo"],
+    [/swatch/, "colour swatch"], [/badge|pill|chip|(^|-)tag(s)?($|-)|label-/, "badge"],
+    [/(^|-)tab(s)?($|-)/, "tab"], [/thumb/, "thumbnail"], [/toggle|switch/, "toggle"],
+    [/alert|toast|notice/, "alert"], [/breadcrumb/, "breadcrumb"], [/pagination|pager/, "pager"],
+    [/dropdown|menu/, "menu"], [/rating|stars?($|-)/, "rating"], [/spinner|loader/, "spinner"],
+    [/banner|hero/, "banner"], [/card|tile|panel/, "card"], [/(^|-)(btn|button)($|-)/, "button"],
+    [/(^|-)icon($|-)|^fa-|^bi-|glyph/, "icon"], [/divider|separator/, "divider"],
+  ];
+  const KIND_BY_ARIA = {
+    progressbar: "progress bar", tab: "tab", switch: "toggle", slider: "slider", img: "image",
+    button: "button", link: "link", heading: "heading", checkbox: "checkbox", alert: "alert",
+    menuitem: "menu item", navigation: "navigation bar", tablist: "tab bar", status: "status",
+  };
+
+  function classWords(el) {
+    const words = [];
+    for (const cls of el.classList) words.push(...cls.toLowerCase().split(/__|--|_|:/));
+    return words;
+  }
+
+  function kindOf(el, tag, text) {
+    const aria = KIND_BY_ARIA[el.getAttribute("role")];
+    if (aria) return aria;
+    if (tag === "progress" || tag === "meter") return "progress bar";
+    const words = classWords(el);
+    const byClass = KIND_BY_CLASS.find(([re]) => words.some((w) => re.test(w)));
+    if (byClass && !(byClass[1] === "icon" && text)) {
+      if ((tag === "button" || tag === "a") && byClass[1] === "icon") return "icon button";
+      return byClass[1];
+    }
+    if ((tag === "button" || (tag === "a" && el.getAttribute("role") === "button")) && !text
+        && el.querySelector("svg, img, i")) return "icon button";
+    if (tag === "img" && /logo/i.test(el.getAttribute("alt") + " " + (el.currentSrc || el.src)))
+      return "logo";
+    if (tag === "img" && el.width <= 64 && el.height <= 64 && el.width === el.height
+        && /avatar|profile|user|gravatar/i.test(el.currentSrc || el.src)) return "avatar";
+    if (tag === "div" || tag === "section" || tag === "article") return text ? "text block" : "box";
+    return KIND_BY_TAG[tag] || "element";
+  }
+
+  // The short visible text nearest a textless element: its own content, else a close ancestor's
+  function nearText(el) {
+    let node = el;
+    for (let depth = 0; node && node !== document.body && depth < 4; depth++) {
+      const t = (node.innerText || "").replace(/\s+/g, " ").trim();
+      if (t && t.length <= 60) return t;
+      if (t) break;
+      node = node.parentElement;
+    }
+    return "";
+  }
+
+  // The heading of the nearest enclosing block that has one (not the element's own text)
+  function sectionOf(el) {
+    for (let node = el.parentElement, depth = 0; node && node !== document.body && depth < 8;
+      node = node.parentElement, depth++) {
+      const heading = node.querySelector("h1, h2, h3, h4, h5, h6, [role=heading]");
+      if (heading && !heading.contains(el) && !el.contains(heading)) {
+        const t = (heading.innerText || "").replace(/\s+/g, " ").trim();
+        if (t && t.length <= 50) return t;
+      }
+    }
+    return "";
+  }
+
   function collect(opts) {
     const vw = window.innerWidth, vh = window.innerHeight;
     const out = [];
@@ -134,22 +201,19 @@
       if (el.classList.length) flags.push("classes");
       const styles = {};
       for (const p of opts.properties) styles[p] = cs.getPropertyValue(p);
-      const role = el.getAttribute("role");
-      let kind = KIND_BY_ROLE[role] || KIND_BY_TAG[tag] || "element";
-      if (tag === "a" && /\b(btn|button)\b/i.test(el.className)) kind = "button";
-      if (tag === "span" && /\b(badge|tag|pill|chip)\b/i.test(el.className)) kind = "badge";
-      if (tag === "div" && text) kind = "text block";
-      if (tag === "div" && !text) kind = /\bcard\b/i.test(el.className) ? "card" : "box";
+      const kind = kindOf(el, tag, text);
       let landmark = "";
       for (const [sel, name] of LANDMARKS) {
         if (el.closest(sel) && !el.matches(sel)) { landmark = name; break; }
       }
+      const shown = text && text.length <= 120 ? text : label(el);
       out.push({
         index: out.length, selector: uniqueSelector(el), xpath: xpath(el), tag, kind,
-        text: text && text.length <= 120 ? text : label(el), landmark,
+        text: shown, landmark,
         box: [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)],
         flags, styles, classes: Array.from(el.classList),
         src: tag === "img" ? el.currentSrc || el.src : "",
+        near: shown ? "" : nearText(el), section: sectionOf(el),
       });
     }
     return { elements: out, language: document.documentElement.lang || "" };
