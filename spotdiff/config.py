@@ -63,7 +63,7 @@ class GateConfig(Strict):
     margin_px: int = Field(3, ge=0)
     visible_delta_e: float = Field(
         10.0, gt=0, description="CIEDE2000 distance at which a pixel's colour change is seen "
-        "(frames blurred by 1 px first); operators' `visibility` floors count such pixels.")
+        "(frames blurred by 0.5 px first); operators' `visibility` floors count such pixels.")
     clip_distance: tuple[float, float] | None = Field(
         None, description="Accepted range of the embedding distance (1 - cosine); null: any.")
     change_area: tuple[float, float] | None = Field(

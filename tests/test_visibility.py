@@ -85,15 +85,15 @@ def test_visibility_bounds_and_floor_are_validated_with_file_and_key(tmp_path):
     label: text colour
     value: {kind: color}
     tiers: {easy: [30, 60], medium: [15, 30], hard: [5, 15]}
-    visibility: {floor: 100, bounds: [90, 400]}
+    visibility: {floor: 150, bounds: [120, 400]}
     template: "The {element} changed colour."
 """)
-    with pytest.raises(ConfigError, match=r"(?s)ops.yaml.*\[shade\].*at least the floor 100"):
+    with pytest.raises(ConfigError, match=r"(?s)ops.yaml.*\[shade\].*at least the floor 150"):
         load_catalogue([path])
-    path.write_text(path.read_text().replace("floor: 100", "measure: loudness"))
+    path.write_text(path.read_text().replace("floor: 150", "measure: loudness"))
     with pytest.raises(ConfigError, match=r"(?s)ops.yaml.*visibility.measure"):
         load_catalogue([path])
     path.write_text(path.read_text().replace("measure: loudness, ", ""))
     spec = load_catalogue([path])["shade"]
-    assert (spec.visibility.measure, spec.visibility.floor) == ("visible_px", 80)  # rule default
-    assert [spec.visibility_tier(v) for v in (60, 100, 500)] == ["hard", "medium", "easy"]
+    assert (spec.visibility.measure, spec.visibility.floor) == ("visible_px", 100)  # rule default
+    assert [spec.visibility_tier(v) for v in (60, 130, 500)] == ["hard", "medium", "easy"]

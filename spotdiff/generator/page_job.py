@@ -25,7 +25,7 @@ from spotdiff.grounding.visibility import measure as measure_visibility
 from spotdiff.grounding.visual import change_regions, frame_ssim, ssim
 from spotdiff.grounding.visual import union_box as regions_box
 from spotdiff.mutators.catalogue import TIERS, OperatorSpec
-from spotdiff.mutators.describe import describe_element, sentence
+from spotdiff.mutators.describe import describe_element, describe_page, sentence
 from spotdiff.mutators.planner import page_context, plan
 from spotdiff.records import Box, Mutation, Page, Pair, Shot
 from spotdiff.renderer.session import LoadedPage, PageSkipped, Renderer
@@ -135,6 +135,7 @@ class PageJob:
             elements = await loaded.elements(self.properties, {
                 "minWidth": c.min_width, "minHeight": c.min_height,
                 "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements})
+        elements = describe_page(elements, r.width, r.height)
         stats.count("elements", n=len(elements))
         before = await loaded.stable_screenshot()
         rng = page_seed(self.cfg.seed, unit.page.identity)
@@ -259,6 +260,7 @@ class PageJob:
             metrics = pair_metrics(mask, boxes, self.cfg.gate.margin_px)
         with stats.timed("visibility"):
             group = self._with_visibility(group, before.pixels, after.pixels, mask, boxes)
+        metrics["visibility"] = min(m.visibility[1] for m in group)
         reason = reason or verdict(metrics, self.cfg.gate, [
             (m.visibility[1], self.catalogue[m.operator].visibility.floor) for m in group])
         self._count(stats, group, reason)

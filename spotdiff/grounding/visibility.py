@@ -30,7 +30,7 @@ from spotdiff.records import Box
 MEASURES = ("visible_px", "edge_shift")
 MAX_SHIFT = 64.0  # px: an edge with no counterpart this near counts as this far
 _MAX_CROP = 60_000  # px of a crop measured at full resolution; larger ones are subsampled
-_BLUR_SIGMA = 1.0  # px, of the blur before the colour difference
+_BLUR_SIGMA = 0.5  # px, of the blur before the colour difference
 _EDGE_GRADIENT = 8.0  # L* per px (Sobel-scaled): a painted edge
 
 

@@ -105,10 +105,10 @@ VisibilityMeasure = Literal["visible_px", "edge_shift"]
 # whose colour visibly moved (a ΔE change, something drawn or gone), or px the painted edges
 # moved (a length or an angle). An operator's `visibility` overrides either.
 DEFAULT_VISIBILITY: dict[str, tuple[VisibilityMeasure, float]] = {
-    "color": ("visible_px", 80), "steps": ("visible_px", 60), "text": ("visible_px", 60),
+    "color": ("visible_px", 100), "steps": ("visible_px", 60), "text": ("visible_px", 60),
     "keyword": ("visible_px", 80), "class_steps": ("visible_px", 60),
-    "page_image": ("visible_px", 80), "none": ("visible_px", 80),
-    "numeric": ("edge_shift", 2.0), "numeric:number": ("visible_px", 80),
+    "page_image": ("visible_px", 100), "none": ("visible_px", 100),
+    "numeric": ("edge_shift", 2.0), "numeric:number": ("visible_px", 100),
 }
 
 
