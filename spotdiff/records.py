@@ -44,6 +44,7 @@ class Element:
     near: str = ""  # the short visible text closest to an element without text
     section: str = ""  # heading of the nearest enclosing block that has one
     description: str = ""  # how ground truth names it, unique among the page's candidates
+    ink: Box | None = None  # what it paints: text line boxes ∪ images ∪ its box if painted
 
 
 @dataclass(frozen=True)

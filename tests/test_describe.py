@@ -5,7 +5,8 @@ import pytest
 
 from spotdiff.generator.page_job import style_properties
 from spotdiff.mutators.catalogue import load_catalogue
-from spotdiff.mutators.describe import describe_page, is_generic
+from spotdiff.mutators.describe import describe_page, is_generic, sentence
+from spotdiff.records import Mutation, Page
 from spotdiff.renderer.session import PageSkipped, Renderer
 from tests.conftest import run
 
@@ -51,3 +52,29 @@ def test_generic_nouns_alone_are_rare_and_roles_are_named(described):
     assert len(generic) <= 0.05 * len(elements), generic[:10]
     kinds = {e.kind for e in elements}
     assert {"card", "badge", "icon"} <= kinds, sorted(kinds)
+
+
+def test_ink_box_border_and_contents_follow_what_is_painted(cfg, test_site):
+    catalogue = load_catalogue(cfg.operator_paths())
+
+    async def body():
+        async with Renderer(cfg.browser, cfg.render) as renderer:
+            loaded = await renderer.open(Page(url=test_site + "ink.html"))
+            elements = await loaded.elements(style_properties(catalogue), {
+                "minWidth": 6, "minHeight": 6, "maxAreaFraction": 0.35, "maxElements": 600})
+            await loaded.close()
+        return {e.selector: e for e in elements}
+
+    found = run(body())
+    row, plain, framed, brand = (found[s] for s in ("#row", "#plain", "#framed", "#brand"))
+    assert row.box[2] == 900 and 30 < row.ink[2] < 200  # the text's line box, not the block
+    assert framed.ink == framed.box  # a painted box paints all of itself
+    assert "border" in framed.flags and "border" not in plain.flags  # white on white
+    spec = catalogue["visibility"]
+    hidden = Mutation("visibility", "style", brand, "visibility", "visible", "hidden", "hidden",
+                      1.0, "easy")
+    assert sentence(spec, hidden, "'Brand' box").endswith(
+        "no longer visible, together with the image inside it.")
+    leaf = Mutation("visibility", "style", framed, "visibility", "visible", "hidden", "hidden",
+                    1.0, "easy")
+    assert sentence(spec, leaf, "'Framed' button") == "The 'Framed' button is no longer visible."

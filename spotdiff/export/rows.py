@@ -40,6 +40,7 @@ def mutation_dict(m: Mutation, description: str, box: Box, template: str) -> dic
                        if m.visibility else None),
         "tier": m.tier,
         "bbox": list(box),
+        "ink_bbox": list(m.element.ink) if m.element.ink else None,
         "template": template,
     }
 

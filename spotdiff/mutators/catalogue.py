@@ -19,7 +19,7 @@ from spotdiff.config import ConfigError, Strict, read_yaml, validate
 TIERS = ("easy", "medium", "hard")
 Tier = Literal["easy", "medium", "hard"]
 Flag = Literal["text", "short_text", "paint", "image", "control", "leaf", "flex", "grid",
-               "border", "sibling", "classes"]
+               "border", "sibling", "classes", "has_image"]
 Direction = Literal["increase", "decrease", "either"]
 
 
@@ -96,7 +96,7 @@ ValueRule = Annotated[
 ]
 
 TEMPLATE_FIELDS = {"element", "old", "new", "old_name", "new_name", "old_color", "new_color",
-                   "phrase", "property", "magnitude", "unit", "direction"}
+                   "phrase", "property", "magnitude", "unit", "direction", "contents"}
 MAGNITUDE_UNITS = {"steps": "steps", "color": "ΔE2000", "text": "characters",
                    "class_steps": "steps"}
 AREA_UNIT = "% of viewport"

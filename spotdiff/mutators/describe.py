@@ -130,7 +130,7 @@ def _colors(old: str, new: str) -> tuple[str, str]:
 
 def sentence(spec: OperatorSpec, mutation: Mutation, element_text: str) -> str:
     """Fill the operator's template; fields: element, old, new, old_name, new_name, old_color,
-    new_color, phrase, property, magnitude, unit, direction."""
+    new_color, phrase, property, magnitude, unit, direction, contents."""
     old_color, new_color = _colors(mutation.old_value, mutation.new_value)
     text = spec.template.format(
         element=element_text,
@@ -145,5 +145,15 @@ def sentence(spec: OperatorSpec, mutation: Mutation, element_text: str) -> str:
         magnitude=f"{mutation.magnitude:g}",
         unit=spec.magnitude_unit,
         direction=mutation.direction,
+        contents=_contents(mutation.element),
     )
     return text[:1].upper() + text[1:]
+
+
+def _contents(element: Element) -> str:
+    """What goes with an element that holds others when it is hidden, moved or turned."""
+    if "leaf" in element.flags:
+        return ""
+    if "has_image" in element.flags:
+        return ", together with the image inside it"
+    return ", together with everything inside it"

@@ -81,6 +81,40 @@
     return !transparentBg || cs.backgroundImage !== "none" || border || cs.boxShadow !== "none";
   }
 
+  // A border painted in the element's own background colour reads as more background, not a
+  // border: changing it only grows the box
+  function borderShows(cs) {
+    const color = cs.borderTopColor;
+    return !/rgba\(.*,\s*0\)$/.test(color) && color !== "transparent"
+      && color !== cs.backgroundColor;
+  }
+
+  // What the element paints: its own box when it has a background, border, shadow or is
+  // replaced content; else the line boxes of its text and the boxes of the images inside it
+  function inkBox(el, r, cs, tag) {
+    if (hasPaint(cs) || IMAGE_TAGS.has(tag)) return r;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    const add = (b) => {
+      if (b.width <= 0 || b.height <= 0) return;
+      x0 = Math.min(x0, b.left); y0 = Math.min(y0, b.top);
+      x1 = Math.max(x1, b.right); y1 = Math.max(y1, b.bottom);
+    };
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    const range = document.createRange();
+    for (let n = 0, node = walker.nextNode(); node && n < 60; node = walker.nextNode(), n++) {
+      if (!node.textContent.trim()) continue;
+      range.selectNodeContents(node);
+      for (const b of range.getClientRects()) add(b);
+    }
+    for (const img of Array.from(el.querySelectorAll("img, svg, picture, video, canvas")).slice(0, 20))
+      add(img.getBoundingClientRect());
+    if (x0 === Infinity) return r;
+    // clipped to the element's own box (overflowing text is drawn over its neighbours' boxes)
+    x0 = Math.max(x0, r.left); y0 = Math.max(y0, r.top);
+    x1 = Math.min(x1, r.right); y1 = Math.min(y1, r.bottom);
+    return x1 > x0 && y1 > y0 ? new DOMRect(x0, y0, x1 - x0, y1 - y0) : r;
+  }
+
   function inFixedLayer(el) {
     for (let node = el; node && node !== document.body; node = node.parentElement) {
       const pos = getComputedStyle(node).position;
@@ -192,7 +226,8 @@
       if (cs.display.includes("flex")) flags.push("flex");
       if (cs.display.includes("grid")) flags.push("grid");
       if (["Top", "Right", "Bottom", "Left"].every((s) => parseFloat(cs["border" + s + "Width"]) > 0
-          && cs["border" + s + "Style"] !== "none")) flags.push("border");
+          && cs["border" + s + "Style"] !== "none") && borderShows(cs)) flags.push("border");
+      if (el.querySelector("img, svg, picture, video, canvas")) flags.push("has_image");
       const next = el.nextElementSibling;
       if (next && next.localName === tag) {
         const nr = next.getBoundingClientRect();
@@ -214,6 +249,8 @@
         flags, styles, classes: Array.from(el.classList),
         src: tag === "img" ? el.currentSrc || el.src : "",
         near: shown ? "" : nearText(el), section: sectionOf(el),
+        ink: ((b) => [Math.round(b.x), Math.round(b.y), Math.round(b.width), Math.round(b.height)])(
+          inkBox(el, r, cs, tag)),
       });
     }
     return { elements: out, language: document.documentElement.lang || "" };

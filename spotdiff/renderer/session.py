@@ -121,7 +121,7 @@ class LoadedPage:
                 kind=e["kind"], text=e["text"], landmark=e["landmark"], box=tuple(e["box"]),
                 flags=frozenset(e["flags"]), styles=e["styles"],
                 classes=tuple(e["classes"]), src=e["src"], near=e["near"],
-                section=e["section"],
+                section=e["section"], ink=tuple(e["ink"]),
             )
             for e in found["elements"]
         ]
