@@ -263,7 +263,8 @@
     // a changed element can be laid out absurdly far (1e22 px), which would cross to Python as
     // a float; the gate only needs the part near the viewport
     const r = el.getBoundingClientRect();
-    const px = (v) => Math.max(-1e6, Math.min(1e6, Math.round(v)));
+    // + 0: Math.round(-0.4) is -0, which crosses to Python as the float -0.0
+    const px = (v) => Math.max(-1e6, Math.min(1e6, Math.round(v))) + 0;
     return [px(r.x), px(r.y), px(r.width), px(r.height)];
   }
 
