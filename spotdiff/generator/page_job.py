@@ -286,8 +286,8 @@ class PageJob:
         for m, box in zip(group, boxes, strict=True):
             spec = self.catalogue[m.operator]
             name = spec.visibility.measure
-            value = measure_visibility(before, after, mask, box,
-                                       self.cfg.gate.visible_delta_e).get(name)
+            value = measure_visibility(before, after, mask, box, self.cfg.gate.visible_delta_e,
+                                       (name,)).get(name)
             out.append(dataclasses.replace(m, visibility=(name, value),
                                            tier=spec.visibility_tier(value) or m.tier))
         return out

@@ -17,6 +17,7 @@ elsewhere is the gate's business):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,8 +92,9 @@ def _translation(lightness_a: np.ndarray, lightness_b: np.ndarray, where: np.nda
 
 
 def measure(before: np.ndarray, after: np.ndarray, mask: np.ndarray, box: Box,
-            delta_e: float) -> Visibility:
-    """Visibility of the change inside `box` (frames H×W×3 uint8, `mask` their diff)."""
+            delta_e: float, measures: Sequence[str] = MEASURES) -> Visibility:
+    """Visibility of the change inside `box` (frames H×W×3 uint8, `mask` their diff); measures
+    not asked for are nan."""
     pad = math.ceil(3 * _BLUR_SIGMA)
     crop = _crop(mask, box, pad)
     if crop is None:
@@ -106,11 +108,15 @@ def measure(before: np.ndarray, after: np.ndarray, mask: np.ndarray, box: Box,
     lab_a = ndimage.gaussian_filter(rgb2lab(a), sigma)
     lab_b = ndimage.gaussian_filter(rgb2lab(b), sigma)
     near = ndimage.binary_dilation(changed, iterations=max(1, pad // stride))
-    difference = deltaE_ciede2000(lab_a[near], lab_b[near])
-    visible = float(np.count_nonzero(difference >= delta_e)) * stride * stride
-    edges_a, edges_b = _edges(lab_a[..., 0]), _edges(lab_b[..., 0])
-    nearest = max(_shift(edges_b, edges_a, near), _shift(edges_a, edges_b, near))
-    if stride > 1:  # on a sub-sampled grid a step that stayed put can land one sample over
-        nearest = max(0.0, nearest - 1)
-    shift = max(_translation(lab_a[..., 0], lab_b[..., 0], near), nearest) * stride
-    return Visibility(visible, round(min(MAX_SHIFT, shift), 2))
+    visible = shift = float("nan")
+    if "visible_px" in measures:
+        difference = deltaE_ciede2000(lab_a[near], lab_b[near])
+        visible = float(np.count_nonzero(difference >= delta_e)) * stride * stride
+    if "edge_shift" in measures:
+        edges_a, edges_b = _edges(lab_a[..., 0]), _edges(lab_b[..., 0])
+        nearest = max(_shift(edges_b, edges_a, near), _shift(edges_a, edges_b, near))
+        if stride > 1:  # on a sub-sampled grid a step that stayed put can land one sample over
+            nearest = max(0.0, nearest - 1)
+        shift = max(_translation(lab_a[..., 0], lab_b[..., 0], near), nearest) * stride
+        shift = round(min(MAX_SHIFT, shift), 2)
+    return Visibility(visible, shift)
