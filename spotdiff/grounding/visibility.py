@@ -58,6 +58,15 @@ def _crop(mask: np.ndarray, box: Box, pad: int) -> tuple[slice, slice] | None:
     return (slice(max(0, y0 - pad), min(h, y1 + pad)), slice(max(0, x0 - pad), min(w, x1 + pad)))
 
 
+def _lab(pixels: np.ndarray) -> np.ndarray:
+    """CIELAB of an RGB crop, converting each distinct colour once (pages paint few)."""
+    packed = (pixels[..., 0].astype(np.int32) << 16) | (pixels[..., 1].astype(np.int32) << 8) \
+        | pixels[..., 2]
+    colors, index = np.unique(packed.ravel(), return_inverse=True)
+    rgb = np.stack([colors >> 16, (colors >> 8) & 255, colors & 255], axis=-1).astype(np.uint8)
+    return rgb2lab(rgb[None])[0][index].reshape(pixels.shape)
+
+
 def _edges(lightness: np.ndarray) -> np.ndarray:
     """Thin edges (Canny on the already blurred lightness), placed where the step is whatever
     its contrast, so a colour change alone moves none."""
@@ -105,8 +114,8 @@ def measure(before: np.ndarray, after: np.ndarray, mask: np.ndarray, box: Box,
         a, b = a[::stride, ::stride], b[::stride, ::stride]
         changed = ndimage.maximum_filter(changed, size=stride)[::stride, ::stride]
     sigma = (_BLUR_SIGMA / stride, _BLUR_SIGMA / stride, 0)
-    lab_a = ndimage.gaussian_filter(rgb2lab(a), sigma)
-    lab_b = ndimage.gaussian_filter(rgb2lab(b), sigma)
+    lab_a = ndimage.gaussian_filter(_lab(a), sigma)
+    lab_b = ndimage.gaussian_filter(_lab(b), sigma)
     near = ndimage.binary_dilation(changed, iterations=max(1, pad // stride))
     visible = shift = float("nan")
     if "visible_px" in measures:
