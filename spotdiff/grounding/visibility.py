@@ -32,7 +32,7 @@ MEASURES = ("visible_px", "edge_shift")
 MAX_SHIFT = 64.0  # px: an edge with no counterpart this near counts as this far
 _MAX_CROP = 60_000  # px of a crop measured at full resolution; larger ones are subsampled
 _BLUR_SIGMA = 0.5  # px, of the blur before the colour difference
-_EDGE_GRADIENT = 8.0  # L* per px (Sobel-scaled): a painted edge
+_EDGE_GRADIENT = 20.0  # Sobel magnitude of L* (4× a sharp step): a step of 5 L* is an edge
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ DEFAULT_VISIBILITY: dict[str, tuple[VisibilityMeasure, float]] = {
     "color": ("visible_px", 100), "steps": ("visible_px", 60), "text": ("visible_px", 60),
     "keyword": ("visible_px", 80), "class_steps": ("visible_px", 60),
     "page_image": ("visible_px", 100), "none": ("visible_px", 100),
-    "numeric": ("edge_shift", 2.0), "numeric:number": ("visible_px", 100),
+    "numeric": ("edge_shift", 3.0), "numeric:number": ("visible_px", 100),
 }
 
 

@@ -13,7 +13,10 @@ _MAX_QUOTE = 40
 
 
 def _quote(text: str) -> str:
+    """The text in quotes, shortened; nothing for text with no letter or digit ('…', '|')."""
     text = " ".join(text.split())
+    if not any(c.isalnum() for c in text):
+        return ""
     if len(text) > _MAX_QUOTE:
         text = text[: _MAX_QUOTE - 1].rstrip() + "…"
     return f"'{text}'" if text else ""

@@ -169,8 +169,12 @@
         && el.querySelector("svg, img, i")) return "icon button";
     if (tag === "img" && /logo/i.test(el.getAttribute("alt") + " " + (el.currentSrc || el.src)))
       return "logo";
-    if (tag === "img" && el.width <= 64 && el.height <= 64 && el.width === el.height
-        && /avatar|profile|user|gravatar/i.test(el.currentSrc || el.src)) return "avatar";
+    if (tag === "img" && el.width <= 96 && Math.abs(el.width - el.height) <= 2) {
+      const radius = getComputedStyle(el).borderTopLeftRadius;
+      const round = radius.endsWith("%") ? parseFloat(radius) >= 50
+        : parseFloat(radius) >= el.width / 2 - 1;
+      if (round || /avatar|profile|user|gravatar/i.test(el.currentSrc || el.src)) return "avatar";
+    }
     if (tag === "div" || tag === "section" || tag === "article") return text ? "text block" : "box";
     return KIND_BY_TAG[tag] || "element";
   }
