@@ -17,6 +17,7 @@ from spotdiff.config import ConfigError, RunConfig, load_config
 from spotdiff.console import console, fail, out_console
 from spotdiff.crawler.command import crawl_command, pages_command
 from spotdiff.crawler.manifest import Manifest
+from spotdiff.eval.command import eval_app
 from spotdiff.generator.ledger import RunMismatch
 from spotdiff.generator.run import RunRequest, generate
 from spotdiff.generator.selection import Quota, load_split, split_config_path
@@ -164,6 +165,7 @@ def generate_command(
 app.command()(report)
 app.command("crawl")(crawl_command)
 app.command("pages")(pages_command)
+app.add_typer(eval_app, name="eval")
 
 
 @app.command("calibrate")

@@ -139,6 +139,8 @@ class CrawlConfig(Strict):
 class RunConfig(Strict):
     seed: int = 0
     split: str = "test"
+    license: str = Field("cc-by-4.0", description=(
+        "The dataset card's licence (a Hugging Face licence id) for the annotations."))
     operators: list[str] = Field(
         default_factory=lambda: ["operators"],
         description="Operator YAML files or directories, relative to this config file.",

@@ -106,3 +106,22 @@ def serve_corpus(corpus_sources: list[dict]) -> Iterator:
             return out
 
         yield pages
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(tmp_path_factory) -> Path:
+    """A small real dataset (4 pages of the bundled sample web, 9 pairs + 4 no-diff controls),
+    generated once for the card and eval tests."""
+    from typer.testing import CliRunner
+
+    from spotdiff.cli import app
+
+    out = tmp_path_factory.mktemp("sample") / "sample-ds"
+    config = out.parent / "run.yaml"
+    config.write_text("clip: {backend: none}\nlicense: cc-by-sa-4.0\n")
+    result = CliRunner().invoke(app, [
+        "generate", "--site", str(REPO / "spotdiff" / "sampleweb" / "site"), "--out", str(out),
+        "--pairs", "9", "--no-diff", "4", "--max-pages", "4", "--workers", "1", "--seed", "1",
+        "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,16 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("language", pa.string()),
     ("operator", pa.string()),
 ]
+
+
+# `generate` names shards <split>-NNNNN-of-NNNNN.parquet
+SHARD_NAME = re.compile(r"^(?P<split>.+)-\d+-of-\d+$")
+
+
+def shard_split(path: Path) -> str:
+    """The split a shard belongs to, from its file name."""
+    match = SHARD_NAME.match(path.stem)
+    return match["split"] if match else path.stem
 
 
 def _feature(dtype: pa.DataType) -> dict[str, Any]:

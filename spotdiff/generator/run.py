@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from spotdiff.config import RunConfig
+from spotdiff.export.card import write_card
 from spotdiff.export.parquet import schema, write_table
 from spotdiff.generator.executors import run_local, run_ray
 from spotdiff.generator.ledger import RunDir, write_json
@@ -73,8 +74,8 @@ def fingerprint(req: RunRequest, cfg: RunConfig, catalogue: dict[str, OperatorSp
         "pages": [p.identity for p in req.pages], "no_diff": req.no_diff,
         "quota": sorted((list(k), v) for k, v in req.quota.cells.items()),
         "per_page": [req.unit_quota, req.quota.max_per_page, req.quota.max_domain_share],
-        # the crawl section does not change what generation makes
-        "config": cfg.model_dump(mode="json", exclude={"crawl"}),
+        # the crawl section and the card's licence do not change what generation makes
+        "config": cfg.model_dump(mode="json", exclude={"crawl", "license"}),
         "keep_rejects": req.keep_rejects,
         "operators": {n: s.model_dump(mode="json") for n, s in sorted(catalogue.items())},
     }
@@ -210,4 +211,5 @@ def generate(req: RunRequest, cfg: RunConfig,
         {**cfg.model_dump(mode="json"),
          "operator_specs": {n: s.model_dump(mode="json") for n, s in sorted(catalogue.items())}},
         sort_keys=False, allow_unicode=True))
+    write_card(req.out, cfg, stats.data)
     return stats.data

@@ -21,7 +21,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
 
-from spotdiff.report import dataset, plots, summary
+from spotdiff.report import dataset, plots, scores, summary
 from spotdiff.report.images import write_pair
 
 HERE = Path(str(files("spotdiff.report")))
@@ -100,6 +100,10 @@ def build_report(dataset_dir: Path, out_dir: Path | None = None, page_size: int 
     gate = config.get("gate") or {}
     rejects = _sample_rejects(dataset.read_rejects(dataset_dir))
     pairs = [_pair(f"p{k:05d}", row) for k, row in enumerate(rows)]
+    model_scores = scores.read_scores(dataset_dir)
+    answers = scores.answers_by_pair(model_scores)
+    for pair in pairs:
+        pair["answers"] = answers.get(pair["id"], [])
 
     n_jobs = len(pairs) + len(rejects)
     processes = max(1, min(workers or os.cpu_count() or 1, -(-n_jobs // 4)))
@@ -107,6 +111,9 @@ def build_report(dataset_dir: Path, out_dir: Path | None = None, page_size: int 
         # the pool's feeder reads and sends images while this process draws the figures
         sizes = pool.imap(write_pair, _jobs(dataset_dir, img_dir, rejects), chunksize=4)
         figures = _plots(rows, stats, out_dir)
+        heatmaps = [(f"Recall per operator × tier, {s['model']} (found / made per cell)",
+                     f"recall-{k}.png") for k, s in enumerate(model_scores)
+                    if scores.recall_heatmap(s, out_dir / f"recall-{k}.png")]
         for item, size in zip(chain(pairs, rejects), sizes, strict=True):
             item["size"] = size
 
@@ -121,6 +128,7 @@ def build_report(dataset_dir: Path, out_dir: Path | None = None, page_size: int 
         operators=summary.operator_table(rows, stats),
         tables=summary.count_tables(rows, stats), versions=summary.versions(stats),
         figures=figures, config=config_text, gate=gate,
+        scores=scores.headline_rows(model_scores) if model_scores else None, heatmaps=heatmaps,
         has_rejects=bool(rejects), built_s=f"{time.perf_counter() - start:.1f}",
         css=(HERE / "report.css").read_text(), js=(HERE / "report.js").read_text())
     index = out_dir / "index.html"

@@ -4,7 +4,6 @@ images in small batches, stats.json, config.yaml and the kept rejects."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,17 +11,14 @@ from typing import Any
 import pyarrow.parquet as pq
 import yaml
 
+from spotdiff.export.parquet import shard_split
+
 IMAGES = ("image_before", "image_after")
-SHARD = re.compile(r"^(?P<split>.+)-\d+-of-\d+$")
 
 
 def shards(dataset_dir: Path) -> list[tuple[str, Path]]:
     """(split, file) for every parquet shard, in a fixed order."""
-    out = []
-    for path in sorted((dataset_dir / "data").glob("*.parquet")):
-        match = SHARD.match(path.stem)
-        out.append((match["split"] if match else path.stem, path))
-    return out
+    return [(shard_split(path), path) for path in sorted((dataset_dir / "data").glob("*.parquet"))]
 
 
 def read_rows(dataset_dir: Path) -> list[dict[str, Any]]:

@@ -35,11 +35,18 @@
   const change = (m) => `<div class="change">${esc(m.property)}: <code>${esc(m.old_value)}</code> → ` +
     `<code>${esc(m.new_value)}</code> · ${esc(m.direction)} · magnitude ${esc(m.magnitude)} · ${esc(m.element)}</div>`;
 
+  // a model's answer (spotdiff eval) and whether the judge counted it a hit
+  const answer = (a) => `<div class="answer ${a.hit ? "hit" : "miss"}"><b>${esc(a.model)}</b> ` +
+    `${a.hit ? "✓ hit" : "✗ miss"}${a.verdicts.length ? ` · ${a.verdicts.map(esc).join(", ")}` : ""}` +
+    `${a.outcome === "judged" ? "" : ` · ${esc(a.outcome.replace("_", " "))}`}` +
+    `<span>${esc(a.prediction) || "<i>no answer</i>"}</span></div>`;
+  const answers = (item) => (item.answers || []).map(answer).join("");
+
   function card(item, list, k, tags, detail) {
     return `<article class="card"><div class="shots" data-list="${list}" data-k="${k}">` +
       shot(item, "before", "before") + shot(item, "after", "after") + shot(item, "heat", "diff") +
       `</div><div class="info"><p class="sentence">${esc(item.sentence)}</p><div class="tags">${tags}</div>` +
-      (item.mutations || []).map(change).join("") +
+      (item.mutations || []).map(change).join("") + answers(item) +
       `<div class="metrics">${metrics(item)}</div><div class="url" title="${esc(item.url)}">${esc(item.url)}</div>` +
       `<details><summary>${detail[0]}</summary><pre>${esc(JSON.stringify(detail[1], null, 1))}</pre></details>` +
       `</div></article>`;
@@ -133,7 +140,8 @@
     $("v-boxlayer").innerHTML = boxes(item);
     $("v-pos").textContent = `${at + 1} / ${list.length}`;
     const what = [item.reason, item.difficulty || item.tier, item.operator, item.domain].filter(Boolean).map(esc).join(" · ");
-    $("v-caption").innerHTML = `<div class="sentence">${esc(item.sentence)}</div><div>${what} · ${metrics(item)}</div>`;
+    $("v-caption").innerHTML = `<div class="sentence">${esc(item.sentence)}</div><div>${what} · ${metrics(item)}</div>` +
+      answers(item);
     $("v-prev").disabled = at === 0;
     $("v-next").disabled = at === list.length - 1;
     draw();
