@@ -88,7 +88,7 @@ def test_visibility_bounds_and_floor_are_validated_with_file_and_key(tmp_path):
     visibility: {floor: 150, bounds: [120, 400]}
     template: "The {element} changed colour."
 """)
-    with pytest.raises(ConfigError, match=r"(?s)ops.yaml.*\[shade\].*at least the floor 150"):
+    with pytest.raises(ConfigError, match=r"(?s)ops.yaml.*\[shade\].*above the floor 150"):
         load_catalogue([path])
     path.write_text(path.read_text().replace("floor: 150", "measure: loudness"))
     with pytest.raises(ConfigError, match=r"(?s)ops.yaml.*visibility.measure"):

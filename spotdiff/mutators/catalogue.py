@@ -204,9 +204,9 @@ class OperatorSpec(Strict):
         rule = self.visibility
         rule.measure = rule.measure or measure
         rule.floor = rule.floor if rule.floor is not None else floor
-        if rule.bounds is not None and not rule.floor <= rule.bounds[0] <= rule.bounds[1]:
-            raise ValueError(f"visibility bounds {list(rule.bounds)} must be ascending and at "
-                             f"least the floor {rule.floor:g}")
+        if rule.bounds is not None and not rule.floor < rule.bounds[0] <= rule.bounds[1]:
+            raise ValueError(f"visibility bounds {list(rule.bounds)} must be ascending and "
+                             f"above the floor {rule.floor:g} (hard lies between them)")
         return self
 
     def visibility_tier(self, visibility: float) -> str | None:
