@@ -143,6 +143,7 @@
     [/banner|hero/, "banner"], [/card|tile|panel/, "card"], [/(^|-)(btn|button)($|-)/, "button"],
     [/(^|-)icon($|-)|^fa-|^bi-|glyph/, "icon"], [/divider|separator/, "divider"],
   ];
+  const IMAGE_ROLES = new Set(["avatar", "logo", "colour swatch", "thumbnail", "icon", "banner"]);
   const KIND_BY_ARIA = {
     progressbar: "progress bar", tab: "tab", switch: "toggle", slider: "slider", img: "image",
     button: "button", link: "link", heading: "heading", checkbox: "checkbox", alert: "alert",
@@ -160,7 +161,10 @@
     if (aria) return aria;
     if (tag === "progress" || tag === "meter") return "progress bar";
     const words = classWords(el);
-    const byClass = KIND_BY_CLASS.find(([re]) => words.some((w) => re.test(w)));
+    // an image is named by what it shows (avatar, logo, icon), not by the box it sits in
+    const roles = IMAGE_TAGS.has(tag) ? KIND_BY_CLASS.filter(([, k]) => IMAGE_ROLES.has(k))
+      : KIND_BY_CLASS;
+    const byClass = roles.find(([re]) => words.some((w) => re.test(w)));
     if (byClass && !(byClass[1] === "icon" && text)) {
       if ((tag === "button" || tag === "a") && byClass[1] === "icon") return "icon button";
       return byClass[1];
@@ -184,8 +188,7 @@
     let node = el;
     for (let depth = 0; node && node !== document.body && depth < 4; depth++) {
       const t = (node.innerText || "").replace(/\s+/g, " ").trim();
-      if (t && t.length <= 60) return t;
-      if (t) break;
+      if (t) return t.slice(0, 60);
       node = node.parentElement;
     }
     return "";
@@ -195,7 +198,9 @@
   function sectionOf(el) {
     for (let node = el.parentElement, depth = 0; node && node !== document.body && depth < 8;
       node = node.parentElement, depth++) {
-      const heading = node.querySelector("h1, h2, h3, h4, h5, h6, [role=heading]");
+      // a heading on screen: one in a closed drop-down names no section a person sees
+      const heading = Array.from(node.querySelectorAll("h1, h2, h3, h4, h5, h6, [role=heading]"))
+        .find((h) => h.getClientRects().length && h.checkVisibility({ visibilityProperty: true }));
       if (heading && !heading.contains(el) && !el.contains(heading)) {
         const t = (heading.innerText || "").replace(/\s+/g, " ").trim();
         if (t && t.length <= 50) return t;
