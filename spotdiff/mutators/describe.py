@@ -10,12 +10,15 @@ from spotdiff.mutators.colors import RGB, color_name, color_words, parse_color
 from spotdiff.records import Box, Element, Mutation
 
 _MAX_QUOTE = 40
+# alt texts and labels that say only what kind of thing it is
+_PLACEHOLDER_LABELS = frozenset({"img", "image", "icon", "logo", "picture", "photo", "avatar",
+                                 "button", "link", "box", "card", "placeholder"})
 
 
 def _quote(text: str) -> str:
     """The text in quotes, shortened; nothing for text with no letter or digit ('…', '|')."""
     text = " ".join(text.split())
-    if not any(c.isalnum() for c in text):
+    if not any(c.isalnum() for c in text) or text.lower() in _PLACEHOLDER_LABELS:
         return ""
     if len(text) > _MAX_QUOTE:
         text = text[: _MAX_QUOTE - 1].rstrip() + "…"

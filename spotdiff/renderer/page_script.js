@@ -194,17 +194,21 @@
     return "";
   }
 
-  // The heading of the nearest enclosing block that has one (not the element's own text)
+  // The heading of the nearest enclosing block that has one, shown on screen and before the
+  // element (not its own text); never looked for beyond the element's landmark
+  const LANDMARK_SELECTOR = LANDMARKS.map(([sel]) => sel).join(", ");
   function sectionOf(el) {
     for (let node = el.parentElement, depth = 0; node && node !== document.body && depth < 8;
       node = node.parentElement, depth++) {
-      // a heading on screen: one in a closed drop-down names no section a person sees
       const heading = Array.from(node.querySelectorAll("h1, h2, h3, h4, h5, h6, [role=heading]"))
-        .find((h) => h.getClientRects().length && h.checkVisibility({ visibilityProperty: true }));
-      if (heading && !heading.contains(el) && !el.contains(heading)) {
+        .find((h) => h.getClientRects().length && h.checkVisibility({ visibilityProperty: true })
+          && (h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING)
+          && !h.contains(el) && !el.contains(h));
+      if (heading) {
         const t = (heading.innerText || "").replace(/\s+/g, " ").trim();
         if (t && t.length <= 50) return t;
       }
+      if (node.matches(LANDMARK_SELECTOR)) break;
     }
     return "";
   }
@@ -250,7 +254,8 @@
       for (const [sel, name] of LANDMARKS) {
         if (el.closest(sel) && !el.matches(sel)) { landmark = name; break; }
       }
-      const shown = text && text.length <= 120 ? text : label(el);
+      // own text that is only punctuation ('»', '|') names nothing: use the element's label
+      const shown = text && text.length <= 120 && /[\p{L}\p{N}]/u.test(text) ? text : label(el);
       out.push({
         index: out.length, selector: uniqueSelector(el), xpath: xpath(el), tag, kind,
         text: shown, landmark,
