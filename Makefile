@@ -11,7 +11,7 @@ setup:
 	PYTHON=$(PYTHON) bash scripts/install-browser.sh
 
 run: setup
-	$(PYTHON) -m spotdiff generate --site spotdiff/sampleweb/site --out $(SAMPLE_OUT) \
+	$(PYTHON) -m spotdiff generate --site sample --out $(SAMPLE_OUT) \
 		--pairs 40 --no-diff 6 --seed 0 --keep-rejects 3
 	$(PYTHON) -m spotdiff report $(SAMPLE_OUT)
 

@@ -4,7 +4,7 @@
 # package (Debian/Ubuntu: apt-get). Idempotent and quick when everything is already there.
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
-FONTS="fonts-noto-cjk fonts-open-sans fonts-inter fonts-lato fonts-roboto"
+FONTS="fonts-noto-cjk fonts-noto-color-emoji fonts-open-sans fonts-inter fonts-lato fonts-roboto"
 
 have_playwright_chromium() {
   "$PYTHON" - <<'PY'

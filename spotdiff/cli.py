@@ -17,12 +17,22 @@ from spotdiff.config import ConfigError, RunConfig, load_config
 from spotdiff.console import console, fail, out_console
 from spotdiff.crawler.command import crawl_command, pages_command
 from spotdiff.crawler.manifest import Manifest
+from spotdiff.debug import set_debug
 from spotdiff.eval.command import eval_app
+from spotdiff.export.parquet import OutputWriteError
+from spotdiff.generator.executors import RunFailed
 from spotdiff.generator.ledger import RunMismatch
 from spotdiff.generator.run import RunRequest, generate
 from spotdiff.generator.selection import Quota, load_split, split_config_path
-from spotdiff.generator.sources import pages_from_site, pages_from_urls_file, serve_directory
+from spotdiff.generator.sources import (
+    UrlFileError,
+    pages_from_site,
+    pages_from_urls_file,
+    serve_directory,
+    site_root,
+)
 from spotdiff.mutators.catalogue import TIERS, load_catalogue
+from spotdiff.preflight import PreflightError, preflight
 from spotdiff.report.command import report
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -32,7 +42,10 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Run conf
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+         debug: Annotated[bool, typer.Option(help="Show the traceback of errors.")] = False,
+         ) -> None:
+    set_debug(debug)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
                         handlers=[RichHandler(console=console, show_path=False)])
 
@@ -86,8 +99,8 @@ def generate_command(
     out: Annotated[Path, typer.Option(help="Output dataset directory.")],
     urls_file: Annotated[Path | None, typer.Option(help="URLs, one a line.")] = None,
     site: Annotated[Path | None, typer.Option(
-        help="A directory of pages to serve on 127.0.0.1 (its manifest.json, else every .html).")
-    ] = None,
+        help="A directory of pages to serve on 127.0.0.1 (its manifest.json, else every .html); "
+        "`sample`: the sample web bundled with spotdiff.")] = None,
     pages_dir: Annotated[Path | None, typer.Option("--pages", help=(
         "A directory written by `spotdiff crawl`: its kept pages, replayed from their archives "
         "with no network."))] = None,
@@ -130,6 +143,9 @@ def generate_command(
         fail("--executor is local or ray")
     with contextlib.ExitStack() as stack:
         if site is not None:
+            site = site_root(site)
+            if not site.is_dir():
+                fail(f"{site}: not a directory (--site sample serves the bundled sample web)")
             pages = pages_from_site(site, stack.enter_context(serve_directory(site)))
         elif pages_dir is not None:
             pages = Manifest(pages_dir).kept_pages()
@@ -137,8 +153,15 @@ def generate_command(
                 fail(f"{pages_dir} has no kept pages: is it a directory written by crawl?")
         else:
             assert urls_file is not None
-            pages = pages_from_urls_file(urls_file)
+            try:
+                pages = pages_from_urls_file(urls_file)
+            except UrlFileError as e:
+                fail(str(e))
         pages = pages[:max_pages] if max_pages else pages
+        try:
+            cfg = preflight(cfg, out)
+        except PreflightError as e:
+            fail(str(e))
         options = {"workers": workers, "pages_in_flight": pages_in_flight,
                    "keep_rejects": keep_rejects, "executor": executor,
                    "ray_address": ray_address}
@@ -158,8 +181,30 @@ def generate_command(
                 task, advance=n, accepted=progress.tasks[0].fields["accepted"] + accepted))
         except (ConfigError, RunMismatch) as e:
             fail(str(e))
+        except RunFailed as e:
+            fail(f"run stopped: {e}; finished pages are kept, the same command resumes", 1)
+        except KeyboardInterrupt:
+            fail("interrupted; finished pages are kept, the same command resumes", 130)
+        except OSError as e:  # the output disk is full or gone
+            error = e if isinstance(e, OutputWriteError) else OutputWriteError(
+                Path(e.filename or out), e)
+            fail(f"{error}; finished pages are kept, the same command resumes", 1)
     console.print(_summary(stats))
     console.print(f"wrote {out}/data, {out}/stats.json, {out}/config.yaml")
+    if empty := empty_run(stats):
+        fail(empty, 1)
+
+
+def empty_run(stats: dict[str, Any]) -> str | None:
+    """Why a run that wanted rows wrote none (a make target building on it must not go on)."""
+    requested = stats.get("requested", {})
+    if stats.get("rows") or not (any(requested.get("cells", {}).values())
+                                 or requested.get("no_diff")):
+        return None
+    skipped = stats.get("pages", {}).get("skipped", {})
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items(), key=lambda kv: -kv[1]))
+    return ("no rows written: " + (f"pages skipped: {reasons}" if reasons
+                                   else "no candidate passed the gate"))
 
 
 app.command()(report)

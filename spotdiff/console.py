@@ -8,12 +8,16 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
+from spotdiff.debug import debugging
+
 console = Console(stderr=True)
 # Tables go to stdout; when it is piped, rich's 80-column default would cut names short.
 out_console = Console(width=None if sys.stdout.isatty() else 160)
 
 
-def fail(message: str) -> NoReturn:
-    """Print the error and exit with status 2 (bad input), no traceback."""
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print the error and exit with `code` (2: bad input); the traceback only with --debug."""
+    if debugging() and sys.exc_info()[1] is not None:
+        console.print_exception()
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)  # one line
+    raise typer.Exit(code)

@@ -31,7 +31,7 @@ COLUMN_NOTES = {
     "mutation_types": "the operators applied", "domain": "the page's domain category",
     "pixel_diff": "changed fraction of the frame", "target_diff": "changed fraction of the "
     "target box", "outside_diff": "changed fraction outside the target box",
-    "clip_distance": "1 − cosine of the image embeddings (−1: not computed)",
+    "clip_distance": "1 − cosine of the image embeddings (null: not computed)",
     "ssim": "SSIM of the frame", "ssim_target": "SSIM of the target box",
     "change_regions_json": "[[x, y, w, h], …] of the connected changed regions",
     **{f"diff_bbox_{k}": "box of every changed pixel (−1: nothing changed)" for k in "xywh"},

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("pixel_diff", pa.float64()),
     ("target_diff", pa.float64()),
     ("outside_diff", pa.float64()),
-    ("clip_distance", pa.float64()),  # 1 - cosine of the image embeddings; -1 when off
+    ("clip_distance", pa.float64()),  # 1 - cosine of the image embeddings; null when off
     ("ssim", pa.float64()),
     ("ssim_target", pa.float64()),
     ("change_regions_json", pa.string()),  # [[x, y, w, h], …] of the changed pixels
@@ -71,6 +72,31 @@ def schema(extra_metadata: dict[str, str] | None = None) -> pa.Schema:
     return pa.schema(COLUMNS, metadata=metadata)
 
 
+class OutputWriteError(OSError):
+    """Writing the output failed (a full or vanished disk): not the page's fault, and retrying
+    elsewhere cannot help. Names the file."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        reason = " ".join((error.strerror or str(error)).split())
+        super().__init__(error.errno, reason, str(path))
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"
+
+
+@contextmanager
+def writing(path: Path, tmp: Path) -> Iterator[None]:
+    """Around a write to `tmp` that is then renamed to `path`: on failure `tmp` is removed (no
+    half-written file stays) and an OSError becomes an OutputWriteError naming `path`."""
+    try:
+        yield
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, OutputWriteError):
+            raise OutputWriteError(path, e) from e
+        raise
+
+
 def write_rows(rows: Iterable[dict[str, Any]], path: Path, row_group_rows: int) -> int:
     return write_table(pa.Table.from_pylist(list(rows), schema=schema()), path, row_group_rows)
 
@@ -81,6 +107,7 @@ def write_table(table: pa.Table, path: Path, row_group_rows: int,
     table = table.cast(schema(extra_metadata))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, row_group_size=row_group_rows)
-    os.replace(tmp, path)
+    with writing(path, tmp):
+        pq.write_table(table, tmp, row_group_size=row_group_rows)
+        os.replace(tmp, path)
     return table.num_rows

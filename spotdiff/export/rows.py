@@ -66,7 +66,7 @@ def to_row(pair: Pair, templates: dict[str, str]) -> dict[str, Any]:
         "pixel_diff": pair.metrics["pixel_diff"],
         "target_diff": pair.metrics["target_diff"],
         "outside_diff": pair.metrics["outside_diff"],
-        "clip_distance": pair.metrics.get("clip_distance", -1.0),
+        "clip_distance": pair.metrics.get("clip_distance"),  # None: the signal was off
         "ssim": pair.metrics.get("ssim", 1.0),
         "ssim_target": pair.metrics.get("ssim_target", 1.0),
         "change_regions_json": json.dumps([list(r) for r in pair.regions]),

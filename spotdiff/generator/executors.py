@@ -22,6 +22,10 @@ MAX_ATTEMPTS = 2
 MAX_SILENT_DEATHS = 4  # workers that exited without a word: something is broken, not flaky
 
 
+class RunFailed(RuntimeError):
+    """Workers keep failing the same way: going on would only repeat it page after page."""
+
+
 def run_local(units: Sequence[PageUnit], setup: WorkerSetup, workers: int, page_budget_s: float,
               progress: Progress) -> str:
     """Run units on `workers` processes, each with its own browser. A worker that dies or goes
@@ -52,44 +56,62 @@ def run_local(units: Sequence[PageUnit], setup: WorkerSetup, workers: int, page_
         todo.put(unit)
     for _ in range(max(1, min(workers, len(units)))):
         start_worker()
-    while remaining:
-        try:
-            event = events.get(timeout=2)
-        except queue.Empty:
-            event = None
-        if event is not None:
-            kind, wid = event[0], event[1]
-            last_heard[wid] = time.monotonic()
-            heard_from[wid] = True
-            if kind == "start":
-                holding[wid].add(event[2])
-            elif kind == "done":
-                holding[wid].discard(event[2])
-                remaining.discard(event[2])
-                progress(1, event[3])
-            elif kind == "exit":
-                browser = event[2]
-        for wid, proc in list(procs.items()):
-            silent = time.monotonic() - last_heard[wid] > deadline
-            if proc.is_alive() and silent and holding[wid]:
-                log.warning("worker %d silent for %.0f s; stopping it", wid, deadline)
-                proc.kill()
-                proc.join(5)
-            if not proc.is_alive() and holding[wid]:
-                lost, holding[wid] = holding[wid], set()
-                _recover(lost, by_index, attempts, todo, setup, remaining, progress)
+    last_error: tuple[str, int | None] | None = None  # since the last unit that finished
+    try:
+        while remaining:
+            try:
+                event = events.get(timeout=2)
+            except queue.Empty:
+                event = None
+            if event is not None:
+                kind, wid = event[0], event[1]
+                last_heard[wid] = time.monotonic()
+                heard_from[wid] = True
+                if kind == "start":
+                    holding[wid].add(event[2])
+                elif kind == "done":
+                    holding[wid].discard(event[2])
+                    remaining.discard(event[2])
+                    last_error = None
+                    progress(1, event[3])
+                elif kind == "error" and event[4]:
+                    raise RunFailed(event[3])
+                elif kind == "error":
+                    last_error = _repeated(last_error, event[3], event[2])
+                elif kind == "exit":
+                    browser = event[2]
+            for wid, proc in list(procs.items()):
+                silent = time.monotonic() - last_heard[wid] > deadline
+                if proc.is_alive() and silent and holding[wid]:
+                    log.warning("worker %d silent for %.0f s; stopping it", wid, deadline)
+                    proc.kill()
+                    proc.join(5)
+                if not proc.is_alive() and holding[wid]:
+                    lost, holding[wid] = holding[wid], set()
+                    _recover(lost, by_index, attempts, todo, setup, remaining, progress)
+                    start_worker()
+            if remaining and not any(p.is_alive() for p in procs.values()):
+                if sum(not heard_from[w] for w in procs) >= MAX_SILENT_DEATHS:
+                    codes = sorted({p.exitcode for p in procs.values()})
+                    raise RunFailed(f"worker processes keep exiting before any work (exit "
+                                    f"codes {codes}); run with --workers 1 --debug to see why")
                 start_worker()
-        if remaining and not any(p.is_alive() for p in procs.values()):
-            if sum(not heard_from[w] for w in procs) >= MAX_SILENT_DEATHS:
-                codes = sorted({p.exitcode for p in procs.values()})
-                raise RuntimeError(f"worker processes keep exiting before any work (exit codes "
-                                   f"{codes}); run with --workers 1 -v to see why")
-            start_worker()
-    for proc in procs.values():
-        proc.join(30)
-        if proc.is_alive():
-            proc.kill()
+    finally:
+        for proc in procs.values():
+            proc.join(30 if not remaining else 0)
+            if proc.is_alive():
+                proc.kill()
     return browser
+
+
+def _repeated(last: tuple[str, int | None] | None, message: str,
+              index: int | None) -> tuple[str, int | None]:
+    """The error a worker died of; the same one again on another page (or again before any
+    page) stops the run with it."""
+    if last is not None and last[0] == message and (index is None or index != last[1]):
+        raise RunFailed(f"{message} (workers died of it on two pages in a row)")
+    log.warning("worker died on unit %s: %s", index, message)
+    return message, index
 
 
 def _recover(lost: set[int], by_index: dict[int, PageUnit], attempts: Counter[int],

@@ -1,18 +1,24 @@
 """The run directory as a ledger of finished work units.
 
 A unit's part file (its rows) is written first, atomically; its marker (counts and stats) next.
-A unit whose marker exists is finished, so a re-run skips it and loses or repeats nothing.
+A unit whose marker exists and whose part matches the size and hash the marker records is
+finished, so a re-run skips it and loses or repeats nothing; a damaged part is redone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
-from spotdiff.export.parquet import write_rows
+from spotdiff.export.parquet import write_rows, writing
 from spotdiff.export.rows import hardest, to_row
 from spotdiff.generator.page_job import PageResult
+
+log = logging.getLogger("spotdiff.ledger")
 
 
 class RunMismatch(RuntimeError):
@@ -20,9 +26,20 @@ class RunMismatch(RuntimeError):
 
 
 def write_json(path: Path, data: Any) -> None:
+    """Atomically: a reader sees the old file or the new one, and a failed write (a full disk)
+    leaves no partial file behind."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
-    tmp.replace(path)
+    with writing(path, tmp):
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+        tmp.replace(path)
+
+
+def file_digest(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
 class RunDir:
@@ -40,7 +57,25 @@ class RunDir:
         return self.units / f"unit-{index:06d}.json"
 
     def is_done(self, index: int) -> bool:
-        return self.marker(index).exists()
+        """The unit's marker exists and its part is the one the marker was written for."""
+        try:
+            recorded = self.read_marker(index).get("part")
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError):
+            log.warning("unit %d: its marker is unreadable; redoing the unit", index)
+            return False
+        part = self.part(index)
+        if recorded is None:  # written before parts were checked
+            return part.exists()
+        try:
+            if os.path.getsize(part) == recorded["bytes"] and file_digest(part) == recorded:
+                return True
+        except OSError:
+            pass
+        log.warning("unit %d: %s is missing or not the file its marker recorded; redoing the "
+                    "unit", index, part)
+        return False
 
     def read_marker(self, index: int) -> dict[str, Any]:
         return json.loads(self.marker(index).read_text())
@@ -70,6 +105,7 @@ class RunDir:
             write_rows(rows, self.part(index), row_group_rows)
             rejects = self._save_rejects(result, templates)
         write_json(self.marker(index), {
+            "part": file_digest(self.part(index)),
             "visual": [[row["operator"], row["difficulty"]] for row in rows
                        if row["task_type"] == "visual_diff"],
             "no_diff": sum(row["task_type"] == "no_diff" for row in rows),
@@ -86,7 +122,8 @@ class RunDir:
             for side, shot in (("before", pair.before), ("after", pair.after)):
                 path = self.rejects / f"{stem}-{side}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(shot.png)
+                with writing(path, path):
+                    path.write_bytes(shot.png)
                 paths[side] = path.relative_to(self.out).as_posix()
             row = to_row(pair, templates)
             entries.append({

@@ -89,7 +89,10 @@ def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunCo
     cells = [[tuple(c) for c in m["visual"]] for m in markers]
     chosen = select(cells, [u.page.domain for u in units], req.quota)
     data_dir = run.out / "data"
-    for old in data_dir.glob(f"{run.split}-*.parquet"):
+    # shards are cut in the ledger and moved into data/ only once all are written, so a
+    # failure (a full disk) never leaves data/ with part of a dataset
+    staging = run.ledger / "shards"
+    for old in staging.glob("*.parquet"):
         old.unlink()
     pending: list[pa.Table] = []
     shards: list[Path] = []
@@ -97,7 +100,7 @@ def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunCo
     def flush() -> None:
         table = pa.concat_tables(pending) if pending else schema().empty_table()
         pending.clear()
-        path = data_dir / f"{run.split}-{len(shards):05d}.parquet"
+        path = staging / f"{run.split}-{len(shards):05d}.parquet"
         write_table(table, path, cfg.export.row_group_rows, metadata)
         shards.append(path)
 
@@ -114,8 +117,11 @@ def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunCo
             buffered = 0
     if pending or not shards:
         flush()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for old in data_dir.glob(f"{run.split}-*.parquet"):
+        old.unlink()
     for i, path in enumerate(shards):
-        path.replace(path.with_name(f"{run.split}-{i:05d}-of-{len(shards):05d}.parquet"))
+        path.replace(data_dir / f"{run.split}-{i:05d}-of-{len(shards):05d}.parquet")
     rows = Counter()
     for f in data_dir.glob(f"{run.split}-*.parquet"):
         rows.update(pq.read_table(f, columns=["task_type"])["task_type"].to_pylist())

@@ -8,25 +8,48 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from spotdiff.records import Page
 
+# `--site sample`: the sample web shipped inside the package
+SAMPLE_SITE = Path(str(files("spotdiff") / "sampleweb" / "site"))
+
+
+class UrlFileError(ValueError):
+    """A URL file cannot be read or has bad lines; one `file:line: reason` line each."""
+
 
 def pages_from_urls_file(path: Path) -> list[Page]:
-    """One URL a line, optionally followed by a domain category; '#' starts a comment."""
-    pages = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    """One URL a line, optionally followed by a domain category; '#' starts a comment.
+    Every line is checked before any error is raised."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UrlFileError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from e
+    pages, errors = [], []
+    for number, line in enumerate(text.splitlines(), 1):
         fields = line.split("#", 1)[0].split()
         if not fields:
             continue
         url = fields[0]
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise ValueError(f"{path}: not an http(s) URL: {url}")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            errors.append(f"{path}:{number}: not an http(s) URL: {url}")
+            continue
         domain = fields[1] if len(fields) > 1 else (urlsplit(url).hostname or "unknown")
         pages.append(Page(url=url, domain=domain))
+    if errors:
+        raise UrlFileError("\n".join(errors))
     return pages
+
+
+def site_root(site: Path) -> Path:
+    """The directory `--site` serves: `sample` names the bundled sample web unless a directory
+    of that name exists here."""
+    return SAMPLE_SITE if str(site) == "sample" and not site.is_dir() else site
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -6,17 +6,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing as mp
+import signal
+import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from spotdiff.config import RunConfig
+from spotdiff.debug import debugging
+from spotdiff.export.parquet import OutputWriteError
 from spotdiff.generator.ledger import RunDir
 from spotdiff.generator.page_job import PageJob, PageResult, PageUnit
 from spotdiff.mutators.catalogue import OperatorSpec
 from spotdiff.renderer.session import Renderer
 
 log = logging.getLogger("spotdiff.worker")
+
+
+class UnitError(Exception):
+    """Processing a unit raised something other than a page skip: the worker dies of it.
+    `fatal`: the output cannot be written, so no other worker or page can do better."""
+
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(error_message(error))
+        self.index = index
+        self.fatal = isinstance(error, OutputWriteError)
+
+
+def error_message(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else ""
+    if isinstance(error, UnitError | OutputWriteError):
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -59,12 +81,15 @@ async def run_units(setup: WorkerSetup, next_unit: Callable[[], PageUnit | None]
             while (unit := next_unit()) is not None:
                 on_start(unit)
                 try:
-                    result = await asyncio.wait_for(job.run(unit), cfg.render.page_budget_s)
-                except asyncio.TimeoutError:
-                    result = PageResult(unit)
-                    result.stats.count("pages", "total")
-                    result.stats.count("pages", "skipped", "page_budget_exceeded")
-                run.save_unit(result, templates, cfg.export.row_group_rows)
+                    try:
+                        result = await asyncio.wait_for(job.run(unit), cfg.render.page_budget_s)
+                    except asyncio.TimeoutError:
+                        result = PageResult(unit)
+                        result.stats.count("pages", "total")
+                        result.stats.count("pages", "skipped", "page_budget_exceeded")
+                    run.save_unit(result, templates, cfg.export.row_group_rows)
+                except Exception as e:
+                    raise UnitError(unit.index, e) from e
                 on_done(result)
 
         await asyncio.gather(*(lane() for _ in range(max(1, setup.pages_in_flight))))
@@ -82,14 +107,25 @@ def run_batch(setup: WorkerSetup, units: Sequence[PageUnit]) -> dict[str, Any]:
 
 
 def worker_main(worker_id: int, setup: WorkerSetup, units: mp.Queue, events: mp.Queue) -> None:
-    """A local worker process: pull units until a None arrives, report start and finish."""
+    """A local worker process: pull units until a None arrives, report start and finish. An
+    error is reported as ("error", worker, unit index or None, message, fatal) and the process
+    exits."""
     logging.basicConfig(level=logging.WARNING)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
 
     def next_unit() -> PageUnit | None:
         return units.get()
 
-    browser = asyncio.run(run_units(
-        setup, next_unit,
-        lambda unit: events.put(("start", worker_id, unit.index)),
-        lambda result: events.put(("done", worker_id, result.unit.index, len(result.pairs)))))
+    try:
+        browser = asyncio.run(run_units(
+            setup, next_unit,
+            lambda unit: events.put(("start", worker_id, unit.index)),
+            lambda result: events.put(("done", worker_id, result.unit.index,
+                                       len(result.pairs)))))
+    except Exception as e:
+        if debugging():
+            traceback.print_exc()
+        events.put(("error", worker_id, getattr(e, "index", None), error_message(e),
+                    getattr(e, "fatal", False)))
+        sys.exit(1)
     events.put(("exit", worker_id, browser))

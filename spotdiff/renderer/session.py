@@ -39,6 +39,28 @@ NO_MOTION_CSS = (
 T = TypeVar("T")
 
 
+# Browser errors that say why a page is unusable, and the reason they are counted under
+ERROR_REASONS = {
+    "net::ERR_TOO_MANY_REDIRECTS": "too_many_redirects",
+    "net::ERR_BLOCKED_BY_CLIENT": "host_not_allowed",  # outside render.allowed_hosts
+    "net::ERR_NAME_NOT_RESOLVED": "unreachable",  # host_not_allowed under allowed_hosts
+    "net::ERR_CONNECTION_REFUSED": "unreachable",
+    "net::ERR_CONNECTION_RESET": "unreachable",
+    "net::ERR_ADDRESS_UNREACHABLE": "unreachable",
+    "Execution context was destroyed": "navigated_away",  # a new document replaced it
+}
+
+
+def error_reason(message: str, confined: bool) -> str:
+    """`confined`: render.allowed_hosts is set, so Chromium resolves no other name and a name
+    that does not resolve is one it was not allowed (e.g. a redirect to another site)."""
+    reason = next((reason for text, reason in ERROR_REASONS.items() if text in message),
+                  "browser_error")
+    if confined and "net::ERR_NAME_NOT_RESOLVED" in message:
+        return "host_not_allowed"
+    return reason
+
+
 class PageSkipped(Exception):
     """The page cannot be used; `reason` is the counted stats key."""
 
@@ -77,13 +99,16 @@ class LoadedPage:
 
     async def _call(self, what: Awaitable[T], timeout: float | None = None) -> T:
         if self.failure:
+            if asyncio.iscoroutine(what):
+                what.close()  # never sent
             raise PageSkipped(self.failure)
         try:
             result = await asyncio.wait_for(what, timeout or self.cfg.load_timeout_s)
         except asyncio.TimeoutError as e:
             raise PageSkipped("page_timeout") from e
         except PlaywrightError as e:
-            raise PageSkipped(self.failure or "browser_error", str(e).splitlines()[0]) from e
+            reason = self.failure or error_reason(str(e), self.cfg.allowed_hosts is not None)
+            raise PageSkipped(reason, str(e).splitlines()[0]) from e
         if self.failure:
             raise PageSkipped(self.failure)
         return result
@@ -236,6 +261,9 @@ class Renderer:
         try:
             pw_page = await context.new_page()
             pw_page.on("dialog", lambda d: asyncio.ensure_future(d.dismiss()))
+            # pop-ups are never rendered, and pop-ups opening more would eat the machine
+            context.on("page", lambda other: other is pw_page or asyncio.ensure_future(
+                other.close()))
             loaded = LoadedPage(page, context, pw_page, self.cfg)
             await loaded.settle()
             return loaded

@@ -31,7 +31,7 @@ Job = tuple[Path, str, bytes, bytes]
 
 
 def _metrics(source: dict[str, Any]) -> dict[str, float]:
-    # clip_distance is -1 when the embedding was off
+    # clip_distance is null when the embedding was off (-1 in older datasets)
     return {k: float(f"{source[k]:.4g}") for k in METRICS
             if source.get(k) is not None and source[k] >= 0}
 

@@ -42,7 +42,7 @@ def measures_plot(rows: list[dict[str, Any]], path: Path) -> bool:
         _shade_rows(ax, len(lines))
         for (line, tier), members in groups.items():
             colour, offset = TIERS.get(tier, TIERS["no_diff"])
-            # clip_distance is -1 when the embedding was off
+            # clip_distance is null when the embedding was off (-1 in older datasets)
             xs = [r[measure] for r in members if r.get(measure) is not None and r[measure] >= 0]
             if not xs:
                 continue
