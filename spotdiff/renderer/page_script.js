@@ -183,15 +183,35 @@
     return KIND_BY_TAG[tag] || "element";
   }
 
+  // Per listing: what ancestors hold is looked up once per ancestor, not once per descendant
+  // (a page of 50,000 cells shares one container)
+  let ancestorText = new Map(), ancestorHeadings = new Map();
+
+  function textOf(node) {
+    if (!ancestorText.has(node)) {
+      ancestorText.set(node, (node.innerText || "").replace(/\s+/g, " ").trim());
+    }
+    return ancestorText.get(node);
+  }
+
   // The short visible text nearest a textless element: its own content, else a close ancestor's
   function nearText(el) {
     let node = el;
     for (let depth = 0; node && node !== document.body && depth < 4; depth++) {
-      const t = (node.innerText || "").replace(/\s+/g, " ").trim();
+      const t = textOf(node);
       if (t) return t.slice(0, 60);
       node = node.parentElement;
     }
     return "";
+  }
+
+  function headingsIn(node) {
+    if (!ancestorHeadings.has(node)) {
+      ancestorHeadings.set(node, Array.from(
+        node.querySelectorAll("h1, h2, h3, h4, h5, h6, [role=heading]")).filter(
+        (h) => h.getClientRects().length && h.checkVisibility({ visibilityProperty: true })));
+    }
+    return ancestorHeadings.get(node);
   }
 
   // The heading of the nearest enclosing block that has one, shown on screen and before the
@@ -200,12 +220,11 @@
   function sectionOf(el) {
     for (let node = el.parentElement, depth = 0; node && node !== document.body && depth < 8;
       node = node.parentElement, depth++) {
-      const heading = Array.from(node.querySelectorAll("h1, h2, h3, h4, h5, h6, [role=heading]"))
-        .find((h) => h.getClientRects().length && h.checkVisibility({ visibilityProperty: true })
-          && (h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING)
+      const heading = headingsIn(node).find(
+        (h) => (h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING)
           && !h.contains(el) && !el.contains(h));
       if (heading) {
-        const t = (heading.innerText || "").replace(/\s+/g, " ").trim();
+        const t = textOf(heading);
         if (t && t.length <= 50) return t;
       }
       if (node.matches(LANDMARK_SELECTOR)) break;
@@ -214,6 +233,7 @@
   }
 
   function collect(opts) {
+    ancestorText = new Map(); ancestorHeadings = new Map();
     const vw = window.innerWidth, vh = window.innerHeight;
     const out = [];
     for (const el of document.body ? document.body.querySelectorAll("*") : []) {
