@@ -74,6 +74,7 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
                 direction=spec.directions.get(change.direction, change.direction),
                 magnitude=magnitude, tier=applied_tier,
                 css_value=spec.format.format(value=change.new, old=change.old),
+                magnitude_range=spec.tiers[tier] if spec.magnitude == "value" else None,
             )
 
 
