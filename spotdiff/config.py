@@ -72,6 +72,9 @@ class GateConfig(Strict):
     min_target_diff: float = Field(0.0005, ge=0, le=1)
     max_outside_diff: float = Field(0.00001, ge=0, le=1)
     margin_px: int = Field(3, ge=0)
+    visible_delta_e: float = Field(
+        10.0, gt=0, description="CIEDE2000 distance at which a pixel's colour change is seen "
+        "(frames blurred by 0.5 px first); operators' `visibility` floors count such pixels.")
     clip_distance: tuple[float, float] | None = Field(
         None, description="Accepted range of the embedding distance (1 - cosine); null: any.")
     change_area: tuple[float, float] | None = Field(

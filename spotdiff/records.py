@@ -41,6 +41,10 @@ class Element:
     styles: dict[str, str]
     classes: tuple[str, ...] = ()
     src: str = ""  # an image's URL
+    near: str = ""  # the short visible text closest to an element without text
+    section: str = ""  # heading of the nearest enclosing block that has one
+    description: str = ""  # how ground truth names it, unique among the page's candidates
+    ink: Box | None = None  # what it paints: text line boxes ∪ images ∪ its box if painted
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class Mutation:
     magnitude: float
     tier: str
     css_value: str = ""  # what is written to the page, when not `new_value` itself
+    magnitude_range: tuple[float, float] | None = None  # the range the magnitude was drawn from
+    visibility: tuple[str, float] | None = None  # (measure, value) once measured
     old_class: str = ""  # a class swap: the utility class replaced,
     new_class: str = ""  # the class of its scale put in its place,
     steps: int = 0  # and how many classes apart they are on the scale

@@ -40,8 +40,12 @@ def mutation_dict(m: Mutation, description: str, box: Box, template: str) -> dic
         "old_value": m.old_value,
         "new_value": m.new_value,
         "magnitude": m.magnitude,
+        "magnitude_range": list(m.magnitude_range) if m.magnitude_range else None,
+        "visibility": ({"measure": m.visibility[0], "value": m.visibility[1]}
+                       if m.visibility else None),
         "tier": m.tier,
         "bbox": list(box),
+        "ink_bbox": list(m.element.ink) if m.element.ink else None,
         "template": template,
         **made_by,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,11 +21,12 @@ from spotdiff.grounding.metrics import (
     pair_metrics,
     union_box,
 )
+from spotdiff.grounding.visibility import measure as measure_visibility
 from spotdiff.grounding.visual import change_regions, frame_ssim, ssim
 from spotdiff.grounding.visual import union_box as regions_box
 from spotdiff.mutators import class_swap
 from spotdiff.mutators.catalogue import TIERS, OperatorSpec, mechanism_name
-from spotdiff.mutators.describe import describe_element, sentence
+from spotdiff.mutators.describe import describe_element, describe_page, sentence
 from spotdiff.mutators.planner import page_context, plan
 from spotdiff.mutators.stylesheets import Scales, Viewport, discover
 from spotdiff.records import Box, Mutation, Page, Pair, Shot
@@ -135,6 +137,7 @@ class PageJob:
             elements = await loaded.elements(self.properties, {
                 "minWidth": c.min_width, "minHeight": c.min_height,
                 "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements})
+        elements = describe_page(elements, r.width, r.height)
         stats.count("elements", n=len(elements))
         before = await loaded.stable_screenshot()
         scales = await self._scales(loaded, stats)
@@ -276,9 +279,13 @@ class PageJob:
             self._count(stats, group, reason)
             return TryOutcome(None, reason, restored)
         with stats.timed("gate"):
-            metrics = pair_metrics(diff_mask(before.pixels, after.pixels), boxes,
-                                   self.cfg.gate.margin_px)
-            reason = reason or verdict(metrics, self.cfg.gate)
+            mask = diff_mask(before.pixels, after.pixels)
+            metrics = pair_metrics(mask, boxes, self.cfg.gate.margin_px)
+        with stats.timed("visibility"):
+            group = self._with_visibility(group, before.pixels, after.pixels, mask, boxes)
+        metrics["visibility"] = min(m.visibility[1] for m in group)
+        reason = reason or verdict(metrics, self.cfg.gate, [
+            (m.visibility[1], self.catalogue[m.operator].visibility.floor) for m in group])
         self._count(stats, group, reason)
         r = self.cfg.render
         described = [describe_element(m.element, r.width, r.height) for m in group]
@@ -293,6 +300,20 @@ class PageJob:
             descriptions=described, boxes=boxes,
         )
         return TryOutcome(pair, reason, restored)
+
+    def _with_visibility(self, group: list[Mutation], before: np.ndarray, after: np.ndarray,
+                         mask: np.ndarray, boxes: list[Box]) -> list[Mutation]:
+        """Each mutation with its measured visibility and the tier that measure gives (the
+        magnitude's tier when the operator has no calibrated bounds)."""
+        out = []
+        for m, box in zip(group, boxes, strict=True):
+            spec = self.catalogue[m.operator]
+            name = spec.visibility.measure
+            value = measure_visibility(before, after, mask, box, self.cfg.gate.visible_delta_e,
+                                       (name,)).get(name)
+            out.append(dataclasses.replace(m, visibility=(name, value),
+                                           tier=spec.visibility_tier(value) or m.tier))
+        return out
 
     @staticmethod
     def _count(stats: Stats, group: list[Mutation], reason: str | None) -> None:

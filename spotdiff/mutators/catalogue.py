@@ -19,7 +19,7 @@ from spotdiff.config import ConfigError, Strict, read_yaml, validate
 TIERS = ("easy", "medium", "hard")
 Tier = Literal["easy", "medium", "hard"]
 Flag = Literal["text", "short_text", "paint", "image", "control", "leaf", "flex", "grid",
-               "border", "sibling", "classes"]
+               "border", "sibling", "classes", "has_image"]
 Direction = Literal["increase", "decrease", "either"]
 
 
@@ -82,10 +82,35 @@ ValueRule = Annotated[
     Field(discriminator="kind"),
 ]
 
-TEMPLATE_FIELDS = {"element", "old", "new", "old_name", "new_name", "phrase", "property",
-                   "magnitude", "unit", "direction"}
+TEMPLATE_FIELDS = {"element", "old", "new", "old_name", "new_name", "old_color", "new_color",
+                   "phrase", "property", "magnitude", "unit", "direction", "contents"}
 MAGNITUDE_UNITS = {"steps": "steps", "color": "ΔE2000", "text": "characters"}
 AREA_UNIT = "% of viewport"
+VisibilityMeasure = Literal["visible_px", "edge_shift"]
+# What a change of each value rule is seen by, and the least of it a person notices: pixels
+# whose colour visibly moved (a ΔE change, something drawn or gone), or px the painted edges
+# moved (a length or an angle). An operator's `visibility` overrides either.
+DEFAULT_VISIBILITY: dict[str, tuple[VisibilityMeasure, float]] = {
+    "color": ("visible_px", 100), "steps": ("visible_px", 60), "text": ("visible_px", 60),
+    "keyword": ("visible_px", 80), "page_image": ("visible_px", 100),
+    "none": ("visible_px", 100),
+    "numeric": ("edge_shift", 3.0), "numeric:number": ("visible_px", 100),
+}
+
+
+class VisibilityRule(Strict):
+    """How visible the operator's change must measure to be kept, and the tiers it gives."""
+
+    measure: VisibilityMeasure | None = Field(
+        None, description="visible_px or edge_shift; default by the value rule.")
+    floor: float | None = Field(None, ge=0, description="Pairs measuring less are rejected as "
+                                "`invisible`; default by the value rule.")
+    bounds: tuple[float, float] | None = Field(
+        None, description="Measured visibility where medium and easy begin (hard: from the "
+        "floor up to the first); null: tier by magnitude (`tiers`). Set with `spotdiff "
+        "calibrate`.")
+
+
 Mechanism = Literal["style", "text", "attribute", "remove", "duplicate", "swap_next"]
 # How ground truth names the mechanism that made a change. `class_swap` and `rule_edit` are
 # twins of a `style` change the planner offers where the page allows them: a utility class of
@@ -143,6 +168,7 @@ class OperatorSpec(Strict):
         None, description="The element's share of the viewport (%) each tier admits, for "
         "operators tiered by value: how visible a change is depends on both its size and the "
         "element's, so an easy tier can ask for a large element and a hard one for a small one.")
+    visibility: VisibilityRule = Field(default_factory=VisibilityRule)
     applies_to: Eligibility = Field(default_factory=Eligibility)
     phrases: dict[str, str] = Field(default_factory=dict,
                                     description="direction → English phrase for the template")
@@ -183,7 +209,25 @@ class OperatorSpec(Strict):
             missing = [t for t in TIERS if t not in self.tier_areas]
             if missing:
                 raise ValueError(f"tier_areas must define {', '.join(missing)}")
+        kind = self.value.kind
+        if isinstance(self.value, NumericValue) and self.value.unit == "number":
+            kind = "numeric:number"
+        measure, floor = DEFAULT_VISIBILITY[kind]
+        rule = self.visibility
+        rule.measure = rule.measure or measure
+        rule.floor = rule.floor if rule.floor is not None else floor
+        if rule.bounds is not None and not rule.floor < rule.bounds[0] <= rule.bounds[1]:
+            raise ValueError(f"visibility bounds {list(rule.bounds)} must be ascending and "
+                             f"above the floor {rule.floor:g} (hard lies between them)")
         return self
+
+    def visibility_tier(self, visibility: float) -> str | None:
+        """The tier a change measuring `visibility` falls in: hard from the floor up to the
+        first bound, medium up to the second, easy above; None without calibrated bounds."""
+        bounds = self.visibility.bounds
+        if bounds is None:
+            return None
+        return "hard" if visibility < bounds[0] else "medium" if visibility < bounds[1] else "easy"
 
     @builtins.property  # the field `property` shadows the builtin in this class body
     def magnitude_unit(self) -> str:

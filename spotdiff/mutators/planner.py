@@ -153,6 +153,7 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
             steps=swap.steps if swap else 0,
             rule_selector=rule.rule_selector if rule else "",
             rule=rule.rule if rule else -1,
+            magnitude_range=spec.tiers[tier] if spec.magnitude == "value" else None,
         )
 
 

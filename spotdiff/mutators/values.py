@@ -129,34 +129,76 @@ def color(rule: ColorValue, spec: OperatorSpec, element: Element, target: float,
                   direction="changed")
 
 
+# words too common to be the word a copy edit changes, or to replace one with
+_STOPWORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from",
+                        "has", "have", "in", "is", "it", "its", "of", "on", "or", "that", "the",
+                        "this", "to", "was", "were", "will", "with", "you", "your", "our", "we",
+                        "not", "no", "all", "any", "can", "more"])
+
+
+def _case_like(word: str, model: str) -> str:
+    if model.isupper() and len(model) > 1:
+        return word.upper()
+    if model[:1].isupper():
+        return word[:1].upper() + word[1:].lower()
+    return word.lower()
+
+
+def _same_kind(word: str, other: str) -> bool:
+    """Words a copy editor would swap for each other: in the same script, not function words,
+    and for Latin words the same ending (-ing, -ed, -s …) and about the same length."""
+    a, b = word.lower(), other.lower()
+    if b == a or b in _STOPWORDS or len(b) < 3 or a.isascii() != b.isascii():
+        return False
+    if a.isascii():
+        return a[-2:] == b[-2:] and abs(len(a) - len(b)) <= 3
+    return True
+
+
+def _number_edits(old: str, rng: np.random.Generator) -> list[str]:
+    """The text with one digit of one of its numbers changed (no leading zero made)."""
+    edits = []
+    for m in _NUMBER.finditer(old):
+        for pos in range(m.start(), m.end()):
+            if not old[pos].isdigit():
+                continue
+            digit = str((int(old[pos]) + int(rng.integers(1, 10))) % 10)
+            leading = pos == m.start() or not old[pos - 1].isdigit()
+            if digit == "0" and leading and pos + 1 < m.end() and old[pos + 1].isdigit():
+                continue
+            edits.append(old[:pos] + digit + old[pos + 1:])
+    return edits
+
+
+def _word_edits(old: str, vocabulary: tuple[str, ...]) -> list[str]:
+    """The text with one word replaced by a word of the same kind from the page, or dropped."""
+    edits = []
+    words = [w for w in _WORD.finditer(old) if w.group().isalpha()]
+    for i, w in enumerate(words):
+        word = w.group()
+        if word.lower() in _STOPWORDS or len(word) < 3:
+            continue
+        for other in vocabulary if len(word) > 3 or not word.isascii() else ():
+            if _same_kind(word, other):
+                edits.append(old[: w.start()] + _case_like(other, word) + old[w.end():])
+        if len(words) >= 3 and i > 0:  # dropping a later word of a phrase reads as an edit
+            edits.append((old[: w.start()].rstrip() + " " + old[w.end():].lstrip()).strip())
+    return edits
+
+
 def text(rule: TextValue, spec: OperatorSpec, element: Element, target: float,
          rng: np.random.Generator, ctx: PageContext) -> Change | None:
-    """Replace words with other words of the page until the edit distance reaches `target`."""
+    """One copy edit of the text — a number changed, a word replaced by one of the same kind
+    from the page, or a word dropped — the one whose edit distance is nearest `target`."""
     old = element.text
-    words = list(_WORD.finditer(old))
-    if not words or not ctx.vocabulary:
+    edits = sorted(set(_number_edits(old, rng)) | set(_word_edits(old, ctx.vocabulary)))
+    edits = [e for e in edits if e.strip() and e != old]
+    if not edits:
         return None
-    new = old
-    present = {w.group().lower() for w in words}  # a word the text already has reads as a typo
-    for i in rng.permutation(len(words)):
-        word = words[i].group()
-        choices = [w for w in ctx.vocabulary
-                   if w.lower() not in present and w.isascii() == word.isascii()]
-        if not choices:
-            continue
-        # prefer a replacement of similar length, so the change is a word, not a layout shift
-        choices.sort(key=lambda w: abs(len(w) - len(word)))
-        pick = choices[int(rng.integers(0, min(8, len(choices))))]
-        if word[:1].isupper():
-            pick = pick[:1].upper() + pick[1:]
-        new = new[: words[i].start()] + pick + new[words[i].end():]
-        words = list(_WORD.finditer(new))
-        if Levenshtein.distance(old, new) >= target:
-            break
-    distance = Levenshtein.distance(old, new)
-    if distance == 0:
-        return None
-    return Change(old=old, new=new, magnitude=distance, direction="changed")
+    distances = np.array([Levenshtein.distance(old, e) for e in edits])
+    nearest = np.flatnonzero(np.abs(distances - target) == np.abs(distances - target).min())
+    pick = int(rng.choice(nearest))
+    return Change(old=old, new=edits[pick], magnitude=int(distances[pick]), direction="changed")
 
 
 def keyword(rule: KeywordValue, spec: OperatorSpec, element: Element, target: float,

@@ -185,7 +185,8 @@ class LoadedPage:
                 index=e["index"], selector=e["selector"], xpath=e["xpath"], tag=e["tag"],
                 kind=e["kind"], text=e["text"], landmark=e["landmark"], box=tuple(e["box"]),
                 flags=frozenset(e["flags"]), styles=e["styles"],
-                classes=tuple(e["classes"]), src=e["src"],
+                classes=tuple(e["classes"]), src=e["src"], near=e["near"],
+                section=e["section"], ink=tuple(e["ink"]),
             )
             for e in found["elements"]
         ]
