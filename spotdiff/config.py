@@ -55,6 +55,17 @@ class SamplingConfig(Strict):
     mutations_per_pair: int = Field(1, ge=1, le=3)
     reload_per_try: bool = Field(False, description="Benchmark baseline only: load the page "
                                  "afresh for every try instead of once per page.")
+    mechanisms: dict[str, float] = Field(
+        default_factory=lambda: {"class_swap": 0.5}, description="Share of a page's tries "
+        "given to each named mechanism (ground-truth names) while the page offers it; the "
+        "mechanisms not named share the rest, operator by operator.")
+
+    @field_validator("mechanisms")
+    @classmethod
+    def _shares(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(not 0 <= v <= 1 for v in value.values()) or sum(value.values()) > 1 + 1e-9:
+            raise ValueError("shares must be between 0 and 1 and add up to at most 1")
+        return value
 
 
 class GateConfig(Strict):

@@ -68,6 +68,8 @@ def test_parquet_loads_with_pyarrow_and_rows_are_well_formed(dataset, cfg):
                     "old_value", "new_value", "template"):
             assert d[key] not in (None, ""), key
         assert d["type"] == row["operator"] == row["mutation_types"][0]
+        assert d["mechanism"] in ("inline", "class_swap", "text", "attribute", "dom")
+        assert ("old_class" in d) == (d["mechanism"] == "class_swap")
         assert row["target_diff"] > 0 and row["pixel_diff"] > 0
         assert row["target_bbox_w"] > 0 and row["url"].startswith("http://127.0.0.1")
         assert row["ground_truth_diff"][:1].isupper() and row["ground_truth_diff"].endswith(".")

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from spotdiff.grounding.visual import union_box
-from spotdiff.mutators.catalogue import TIERS
+from spotdiff.mutators.catalogue import TIERS, mechanism_name
 from spotdiff.records import Box, Mutation, Pair
 
 
@@ -25,6 +25,11 @@ def hardest(tiers: list[str]) -> str:
 
 
 def mutation_dict(m: Mutation, description: str, box: Box, template: str) -> dict[str, Any]:
+    made_by: dict[str, Any] = {"mechanism": mechanism_name(m.mechanism)}
+    if m.old_class:
+        made_by.update(old_class=m.old_class, new_class=m.new_class, steps=m.steps)
+    if m.rule_selector:
+        made_by["rule_selector"] = m.rule_selector
     return {
         "type": m.operator,
         "element": description,
@@ -42,6 +47,7 @@ def mutation_dict(m: Mutation, description: str, box: Box, template: str) -> dic
         "bbox": list(box),
         "ink_bbox": list(m.element.ink) if m.element.ink else None,
         "template": template,
+        **made_by,
     }
 
 

@@ -24,9 +24,11 @@ from spotdiff.grounding.metrics import (
 from spotdiff.grounding.visibility import measure as measure_visibility
 from spotdiff.grounding.visual import change_regions, frame_ssim, ssim
 from spotdiff.grounding.visual import union_box as regions_box
-from spotdiff.mutators.catalogue import TIERS, OperatorSpec
+from spotdiff.mutators import class_swap
+from spotdiff.mutators.catalogue import TIERS, OperatorSpec, mechanism_name
 from spotdiff.mutators.describe import describe_element, describe_page, sentence
 from spotdiff.mutators.planner import page_context, plan
+from spotdiff.mutators.stylesheets import Scales, Viewport, discover
 from spotdiff.records import Box, Mutation, Page, Pair, Shot
 from spotdiff.renderer.session import LoadedPage, PageSkipped, Renderer
 
@@ -138,9 +140,13 @@ class PageJob:
         elements = describe_page(elements, r.width, r.height)
         stats.count("elements", n=len(elements))
         before = await loaded.stable_screenshot()
+        scales = await self._scales(loaded, stats)
+        rules = (await loaded.rule_targets(sorted(
+            {s.property for s in self.catalogue.values() if s.mechanism == "style"}))
+            if self.cfg.sampling.mechanisms.get("rule_edit") else [])
         rng = page_seed(self.cfg.seed, unit.page.identity)
         planned = plan(elements, self.catalogue, rng, page_context(elements), (r.width, r.height),
-                       self.tiers)
+                       self.tiers, scales, self.cfg.sampling.mechanisms, rules)
         tried = 0
         for group in group_mutations(planned, self.cfg.sampling.mutations_per_pair, stats):
             if len(result.pairs) >= unit.quota or tried >= self.cfg.sampling.tries_per_page:
@@ -162,6 +168,17 @@ class PageJob:
         with result.stats.timed("ssim_regions"):
             await asyncio.to_thread(self._measure, result.pairs)
         await self._embed(result)
+
+    async def _scales(self, loaded: LoadedPage, stats: Stats) -> Scales | None:
+        """The page's utility scales, when an operator has a class-swap twin."""
+        if not any(spec.class_swap for spec in self.catalogue.values()):
+            return None
+        sheets = await loaded.stylesheets()
+        r = self.cfg.render
+        with stats.timed("scales"):
+            scales = await asyncio.to_thread(discover, sheets, Viewport(r.width, r.height))
+        stats.count("pages", "with_scales" if scales.scales else "without_scales")
+        return scales
 
     @staticmethod
     def _measure(pairs: list[Pair]) -> None:
@@ -230,12 +247,18 @@ class PageJob:
         reason = None
         with stats.timed("apply"):
             for m in group:
+                spec = self.catalogue[m.operator]
                 applied = await loaded.apply({
                     "selector": m.element.selector, "mechanism": m.mechanism,
                     "property": m.property, "value": m.css_value or m.new_value,
-                    "old": m.old_value})
+                    "read": spec.read or spec.property,
+                    "oldClass": m.old_class, "newClass": m.new_class, "rule": m.rule})
                 if applied.get("error"):
                     reason = "apply_failed"
+                    break
+                if m.mechanism in ("class_swap", "rule_edit") and not class_swap.holds(
+                        spec, m.element, m.new_value, applied["computed"]):
+                    reason = f"{m.mechanism}_overridden"  # the page shows another value
                     break
                 if not applied["resolves"]:
                     reason = "selector_lost"
@@ -294,6 +317,9 @@ class PageJob:
 
     @staticmethod
     def _count(stats: Stats, group: list[Mutation], reason: str | None) -> None:
+        for m in group:
+            stats.count("mechanisms", mechanism_name(m.mechanism),
+                        "accepted" if reason is None else "rejected")
         if reason is not None:
             stats.count("candidates", "rejected", reason)
             for m in group:

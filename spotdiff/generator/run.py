@@ -28,7 +28,7 @@ from spotdiff.export.parquet import schema, write_table
 from spotdiff.generator.executors import run_local, run_ray
 from spotdiff.generator.ledger import RunDir, write_json
 from spotdiff.generator.page_job import PageUnit
-from spotdiff.generator.selection import Quota, fill_table, select
+from spotdiff.generator.selection import Quota, fill_table, mechanism_fill, select
 from spotdiff.generator.stats import Stats
 from spotdiff.generator.worker import WorkerSetup
 from spotdiff.mutators.catalogue import OperatorSpec, load_catalogue
@@ -83,11 +83,12 @@ def fingerprint(req: RunRequest, cfg: RunConfig, catalogue: dict[str, OperatorSp
 
 
 def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunConfig,
-             metadata: dict[str, str]) -> tuple[dict[str, int], dict[str, Any]]:
+             metadata: dict[str, str]) -> tuple[dict[str, int], dict[str, Any], dict[str, Any]]:
     """Select rows by quota and cut the unit parts into shards, streaming part by part."""
     markers = [run.read_marker(u.index) for u in units]
     cells = [[tuple(c) for c in m["visual"]] for m in markers]
-    chosen = select(cells, [u.page.domain for u in units], req.quota)
+    mechanisms = [m["mechanisms"] for m in markers]
+    chosen = select(cells, [u.page.domain for u in units], req.quota, mechanisms)
     data_dir = run.out / "data"
     # shards are cut in the ledger and moved into data/ only once all are written, so a
     # failure (a full disk) never leaves data/ with part of a dataset
@@ -126,7 +127,8 @@ def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunCo
     for f in data_dir.glob(f"{run.split}-*.parquet"):
         rows.update(pq.read_table(f, columns=["task_type"])["task_type"].to_pylist())
     write_rejects_index(run, markers, req.keep_rejects)
-    return dict(rows), fill_table(cells, chosen, req.quota)
+    return (dict(rows), fill_table(cells, chosen, req.quota),
+            mechanism_fill(mechanisms, chosen, req.quota))
 
 
 def write_rejects_index(run: RunDir, markers: Sequence[dict[str, Any]], keep: int) -> None:
@@ -183,6 +185,9 @@ def generate(req: RunRequest, cfg: RunConfig,
     `on_progress(units_finished, pairs_accepted)` is called as units finish."""
     catalogue = load_catalogue(cfg.operator_paths())
     catalogue = {name: catalogue[name] for name in req.quota.operators(sorted(catalogue))}
+    if req.quota.mechanisms is not None:  # pages try the split's mechanisms, in its shares
+        cfg = cfg.model_copy(update={"sampling": cfg.sampling.model_copy(
+            update={"mechanisms": req.quota.mechanisms})})
     run = RunDir(req.out, cfg.split)
     run.claim(fingerprint(req, cfg, catalogue))
     units = make_units(req, cfg.seed)
@@ -204,11 +209,12 @@ def generate(req: RunRequest, cfg: RunConfig,
         "seed": cfg.seed, "split": cfg.split, "operators": sorted(catalogue),
         "clip_models": sorted(stats.get("clip_models") or {})})}
     with stats.timed("finalize"):
-        rows, fill = finalize(run, units, req, cfg, metadata)
+        rows, fill, fill_mechanisms = finalize(run, units, req, cfg, metadata)
     stats.data.update({
         "requested": {"cells": {"+".join(k): v for k, v in req.quota.cells.items()},
                       "no_diff": req.no_diff, "pages": len(req.pages)},
         "rows": rows, "fill": fill, "short_cells": shortfalls(fill, stats), "browser": browser,
+        **({"fill_mechanisms": fill_mechanisms} if fill_mechanisms else {}),
         "seed": cfg.seed, "split": cfg.split, "resumed_units": len(units) - len(todo),
         "workers": req.workers, "executor": req.executor,
     })

@@ -15,7 +15,6 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from spotdiff.mutators.catalogue import (
-    ClassStepsValue,
     ColorValue,
     KeywordValue,
     NoValue,
@@ -56,7 +55,7 @@ def _pick_sign(direction: str, rng: np.random.Generator) -> int:
     return 1 if rng.random() < 0.5 else -1
 
 
-def _first_number(css: str, keywords: dict[str, float] | None = None) -> float | None:
+def first_number(css: str, keywords: dict[str, float] | None = None) -> float | None:
     if keywords and css.strip() in keywords:
         return keywords[css.strip()]
     m = _NUMBER.search(css)
@@ -67,14 +66,14 @@ def current(spec: OperatorSpec, element: Element) -> str:
     return element.styles.get(spec.read or spec.property, "").strip()
 
 
-def _font_px(element: Element) -> float:
-    return _first_number(element.styles.get("font-size", "")) or 16.0
+def font_px(element: Element) -> float:
+    return first_number(element.styles.get("font-size", "")) or 16.0
 
 
 def numeric(rule: NumericValue, spec: OperatorSpec, element: Element, target: float,
             rng: np.random.Generator, ctx: PageContext) -> Change | None:
-    scale = _font_px(element) if rule.unit == "em" else 1.0
-    old = _first_number(current(spec, element),
+    scale = font_px(element) if rule.unit == "em" else 1.0
+    old = first_number(current(spec, element),
                         {k: v * scale for k, v in rule.keywords.items()})
     if old is None:
         return None
@@ -102,8 +101,8 @@ def steps(rule: StepsValue, spec: OperatorSpec, element: Element, target: float,
     if value in values:
         index = values.index(value)
     else:
-        number = _first_number(value)
-        numbers = [_first_number(v) for v in values]
+        number = first_number(value)
+        numbers = [first_number(v) for v in values]
         if number is None or None in numbers:
             return None
         index = int(np.argmin([abs(n - number) for n in numbers]))  # type: ignore[operator]
@@ -211,34 +210,6 @@ def keyword(rule: KeywordValue, spec: OperatorSpec, element: Element, target: fl
     return Change(old=old, new=str(rng.choice(choices)), magnitude=0, direction="changed")
 
 
-def _class_scales(rule: ClassStepsValue, classes: tuple[str, ...]) -> list[tuple[str, list[str]]]:
-    """(class on the element, the scale it sits on) for every class a scale knows."""
-    found = []
-    for cls in classes:
-        for scale in rule.scales:
-            if cls in scale:
-                found.append((cls, scale))
-        m = re.fullmatch(r"([a-z-]+?)-([a-z]+)-(\d+)", cls)
-        if m and m.group(1) in rule.shade_prefixes and int(m.group(3)) in rule.shades:
-            found.append((cls, [f"{m.group(1)}-{m.group(2)}-{s}" for s in rule.shades]))
-    return found
-
-
-def class_steps(rule: ClassStepsValue, spec: OperatorSpec, element: Element, target: float,
-                rng: np.random.Generator, ctx: PageContext) -> Change | None:
-    options = _class_scales(rule, element.classes)
-    if not options:
-        return None
-    cls, scale = options[int(rng.integers(0, len(options)))]
-    index, count = scale.index(cls), max(1, int(round(target)))
-    sign = _pick_sign("either", rng)
-    for s in (sign, -sign):
-        if 0 <= index + s * count < len(scale):
-            return Change(old=cls, new=scale[index + s * count], magnitude=count,
-                          direction="increase" if s > 0 else "decrease")
-    return None
-
-
 def page_image(rule: PageImageValue, spec: OperatorSpec, element: Element, target: float,
                rng: np.random.Generator, ctx: PageContext) -> Change | None:
     choices = [src for src in ctx.images if src != element.src]
@@ -256,7 +227,7 @@ def no_value(rule: NoValue, spec: OperatorSpec, element: Element, target: float,
 DeriveFn = Callable[..., Change | None]
 RULES: dict[str, DeriveFn] = {
     "numeric": numeric, "steps": steps, "color": color, "text": text, "keyword": keyword,
-    "class_steps": class_steps, "page_image": page_image, "none": no_value,
+    "page_image": page_image, "none": no_value,
 }
 
 

@@ -338,9 +338,18 @@
     },
     class_swap(el, m) {
       const before = el.getAttribute("class");
-      el.classList.replace(m.old, m.value);
+      if (!el.classList.replace(m.oldClass, m.newClass)) throw new Error("class not on element");
       undo.push(() => el.setAttribute("class", before));
-      return el.getAttribute("class");
+      return getComputedStyle(el).getPropertyValue(m.read);
+    },
+    rule_edit(el, m) {
+      const style = ruleRefs[m.rule].style;
+      const before = style.getPropertyValue(m.property);
+      const priority = style.getPropertyPriority(m.property);
+      style.setProperty(m.property, m.value, priority);
+      undo.push(() => (before ? style.setProperty(m.property, before, priority)
+        : style.removeProperty(m.property)));
+      return getComputedStyle(el).getPropertyValue(m.read);
     },
     remove(el, m) {
       const parent = el.parentNode, next = el.nextSibling;
@@ -391,5 +400,56 @@
     while (undo.length) undo.pop()();
   }
 
-  window.__spotdiff = { collect, apply, revert };
+  // The stylesheets the page applies, in document order: a linked sheet by URL (its text is
+  // the response Python saw), a <style> block (or rules inserted by script) by its rules' text.
+  function sheets() {
+    const out = [];
+    const visit = (sheet) => {
+      if (sheet.disabled) return;
+      const media = sheet.media ? sheet.media.mediaText : "";
+      const inline = !sheet.href;
+      let rules = null;
+      try { rules = sheet.cssRules; } catch (e) { rules = null; }  // cross-origin
+      out.push({ href: sheet.href || "", media,
+        text: inline && rules ? Array.from(rules, (r) => r.cssText).join("\n") : "" });
+      for (const rule of rules || []) {
+        if (rule instanceof CSSImportRule && rule.styleSheet) visit(rule.styleSheet);
+      }
+    };
+    for (const sheet of document.styleSheets) visit(sheet);
+    return out;
+  }
+
+  // Style rules (of sheets the page may read) that declare one of `properties` and whose
+  // selector matches exactly one element: a rule edit there changes that element alone.
+  const ruleRefs = [];
+  function ruleTargets(properties) {
+    const out = [];
+    const visit = (rules) => {
+      for (const rule of rules) {
+        if (rule instanceof CSSStyleRule) {
+          const declared = properties.filter((p) => rule.style.getPropertyValue(p) !== "");
+          if (!declared.length) continue;
+          let hits;
+          try { hits = document.querySelectorAll(rule.selectorText); } catch (e) { continue; }
+          if (hits.length !== 1) continue;
+          ruleRefs.push(rule);
+          out.push({ selector: uniqueSelector(hits[0]), ruleSelector: rule.selectorText,
+            rule: ruleRefs.length - 1, properties: declared });
+        } else if (rule instanceof CSSMediaRule) {
+          if (window.matchMedia(rule.conditionText).matches) visit(rule.cssRules);
+        } else if (rule.cssRules && !(rule instanceof CSSKeyframesRule)) {
+          visit(rule.cssRules);  // @supports, @layer
+        }
+      }
+    };
+    for (const sheet of document.styleSheets) {
+      let rules = null;
+      try { rules = sheet.cssRules; } catch (e) { continue; }  // cross-origin
+      if (!sheet.disabled) visit(rules);
+    }
+    return out;
+  }
+
+  window.__spotdiff = { collect, apply, revert, sheets, ruleTargets };
 })();
