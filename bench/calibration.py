@@ -1,6 +1,7 @@
 """Difficulty calibration: generate every operator × tier cell from development-corpus pages
-with the offline image encoder, then calibrate: do pixel_diff and clip_distance fall from easy
-to hard within each operator?
+with the offline image encoder, then calibrate: do pixel_diff, clip_distance and the measured
+visibility fall from easy to hard within each operator, and where do the visibility tertiles
+(`visibility.bounds`) lie?
 
     python bench/calibration.py                             # 30 pages, up to 12 pairs a cell
     python bench/calibration.py --pages 120 --skip 120      # pages not used to set the tiers
@@ -52,21 +53,26 @@ def embedding_cost(dataset: Path, clip: ClipConfig, pairs: int = 48) -> tuple[fl
 
 def table(result: dict, stats: dict, cost: tuple[float, str], clip_threads: int) -> str:
     lines = ["| operator | n easy / medium / hard | pixel_diff easy / medium / hard "
-             "| clip_distance easy / medium / hard | falls (pixel, clip) |",
-             "|---|---|---|---|---|"]
+             "| clip_distance easy / medium / hard | visibility easy / medium / hard "
+             "| falls (pixel, clip, visibility) | visibility tertiles |",
+             "|---|---|---|---|---|---|---|"]
     for op, entry in result.items():
         def medians(measure: str, entry: dict = entry) -> str:
             return " / ".join(f"{entry[t][measure]['median']:.2e}" if t in entry else "–"
                               for t in TIERS)
         counts = " / ".join(str(entry[t]["n"]) if t in entry else "0" for t in TIERS)
-        falls = entry["falls_easy_to_hard"]
+        falls = ", ".join("yes" if entry["falls_easy_to_hard"][m] else "no"
+                          for m in ("pixel_diff", "clip_distance", "visibility"))
+        bounds = entry.get("visibility_bounds")
+        tertiles = (f"{bounds['measure']} {bounds['tertiles'][0]:.3g}, "
+                    f"{bounds['tertiles'][1]:.3g}" if bounds else "–")
         lines.append(f"| {op} | {counts} | {medians('pixel_diff')} | {medians('clip_distance')} "
-                     f"| {'yes' if falls['pixel_diff'] else 'no'}, "
-                     f"{'yes' if falls['clip_distance'] else 'no'} |")
-    pixel = sum(e["falls_easy_to_hard"]["pixel_diff"] for e in result.values())
-    clip = sum(e["falls_easy_to_hard"]["clip_distance"] for e in result.values())
+                     f"| {medians('visibility')} | {falls} | {tertiles} |")
+    pixel, clip, visible = (sum(e["falls_easy_to_hard"][m] for e in result.values())
+                            for m in ("pixel_diff", "clip_distance", "visibility"))
     lines += ["", f"falls easy→hard: pixel_diff {pixel}/{len(result)}, "
-              f"clip_distance {clip}/{len(result)} · rows {stats['rows']} · "
+              f"clip_distance {clip}/{len(result)}, visibility {visible}/{len(result)} · "
+              f"rows {stats['rows']} · "
               f"{stats['candidates_per_s']} candidates/s · embedding {cost[0]:.0f} ms per pair "
               f"({cost[1]}, {clip_threads} thread(s) as in a worker, before-images once per "
               "page)"]
@@ -83,6 +89,7 @@ def main() -> None:
     parser.add_argument("--clip", default="onnx", help="clip.backend: onnx, auto, open_clip")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep-rejects", type=int, default=0, help="rejected pairs kept a reason")
     parser.add_argument("--config", type=Path, help="run config (its operators are calibrated)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "calibration")
     args = parser.parse_args()
@@ -96,9 +103,11 @@ def main() -> None:
     with ExitStack() as stack:
         pages = corpus_pages(stack, args.pages, args.skip)
         stats = generate(RunRequest(pages, args.out, quota, args.per_page, 0,
-                                    workers=args.workers), cfg)
-    text = table(calibrate(args.out), stats, embedding_cost(args.out, cfg.clip),
-                 cfg.clip.threads)
+                                    workers=args.workers,
+                                    keep_rejects=args.keep_rejects), cfg)
+    cost = (embedding_cost(args.out, cfg.clip) if cfg.clip.backend != "none"
+            else (float("nan"), "none"))
+    text = table(calibrate(args.out), stats, cost, cfg.clip.threads)
     (args.out / "calibration.md").write_text(text + "\n")
     print(text)
 

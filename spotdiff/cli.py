@@ -247,8 +247,9 @@ app.add_typer(eval_app, name="eval")
 def calibrate_command(
     dataset: Annotated[Path, typer.Argument(help="A directory written by generate.")],
 ) -> None:
-    """Per operator × tier: median/p10/p90 of pixel_diff, target_diff, SSIM and clip_distance,
-    and whether they fall from easy to hard (calibration.json + calibration.png)."""
+    """Per operator × tier: median/p10/p90 of pixel_diff, target_diff, SSIM, clip_distance and
+    visibility, whether they fall from easy to hard, and the visibility tertiles to set
+    `visibility.bounds` from (calibration.json + calibration.png)."""
     from spotdiff.grounding.calibrate import MEASURES, calibrate
 
     if not (dataset / "data").is_dir():
@@ -261,8 +262,15 @@ def calibrate_command(
                 out.add_row(op, tier, str(entry[tier]["n"]),
                             *(f"{entry[tier][m]['median']:.5f}" for m in MEASURES))
     out_console.print(out)
+    bounds = Table("operator", "visibility measure", "n", "min", "tertiles (visibility.bounds)")
+    for op, entry in table.items():
+        if "visibility_bounds" in entry:
+            b = entry["visibility_bounds"]
+            bounds.add_row(op, b["measure"], str(b["n"]), f"{b['min']:g}",
+                           ", ".join(f"{v:.4g}" for v in b["tertiles"]))
+    out_console.print(bounds)
     falls = ", ".join(f"{m} {sum(e['falls_easy_to_hard'][m] for e in table.values())}"
-                      for m in ("pixel_diff", "clip_distance"))
+                      for m in ("pixel_diff", "clip_distance", "visibility"))
     console.print(f"medians falling from easy to hard, of {len(table)} operators: {falls}; "
                   f"wrote {dataset}/calibration.json and calibration.png")
 

@@ -57,12 +57,26 @@ class SamplingConfig(Strict):
     mutations_per_pair: int = Field(1, ge=1, le=3)
     reload_per_try: bool = Field(False, description="Benchmark baseline only: load the page "
                                  "afresh for every try instead of once per page.")
+    mechanisms: dict[str, float] = Field(
+        default_factory=lambda: {"class_swap": 0.5}, description="Share of a page's tries "
+        "given to each named mechanism (ground-truth names) while the page offers it; the "
+        "mechanisms not named share the rest, operator by operator.")
+
+    @field_validator("mechanisms")
+    @classmethod
+    def _shares(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(not 0 <= v <= 1 for v in value.values()) or sum(value.values()) > 1 + 1e-9:
+            raise ValueError("shares must be between 0 and 1 and add up to at most 1")
+        return value
 
 
 class GateConfig(Strict):
     min_target_diff: float = Field(0.0005, ge=0, le=1)
     max_outside_diff: float = Field(0.00001, ge=0, le=1)
     margin_px: int = Field(3, ge=0)
+    visible_delta_e: float = Field(
+        10.0, gt=0, description="CIEDE2000 distance at which a pixel's colour change is seen "
+        "(frames blurred by 0.5 px first); operators' `visibility` floors count such pixels.")
     clip_distance: tuple[float, float] | None = Field(
         None, description="Accepted range of the embedding distance (1 - cosine); null: any.")
     change_area: tuple[float, float] | None = Field(

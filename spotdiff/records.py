@@ -41,6 +41,29 @@ class Element:
     styles: dict[str, str]
     classes: tuple[str, ...] = ()
     src: str = ""  # an image's URL
+    near: str = ""  # the short visible text closest to an element without text
+    section: str = ""  # heading of the nearest enclosing block that has one
+    description: str = ""  # how ground truth names it, unique among the page's candidates
+    ink: Box | None = None  # what it paints: text line boxes ∪ images ∪ its box if painted
+
+
+@dataclass(frozen=True)
+class SheetText:
+    """One stylesheet a page applied: its URL ("" for a `<style>` block) and its text."""
+
+    url: str
+    text: str
+    media: str = ""  # the sheet's own media list (`<link media>`), "" for all
+
+
+@dataclass(frozen=True)
+class RuleTarget:
+    """A stylesheet rule whose selector matches one element alone, and what it declares."""
+
+    selector: str  # the element's unique selector, as Element.selector
+    rule_selector: str  # the rule's own selector
+    rule: int  # the rule's handle in the loaded page
+    properties: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,13 @@ class Mutation:
     magnitude: float
     tier: str
     css_value: str = ""  # what is written to the page, when not `new_value` itself
+    magnitude_range: tuple[float, float] | None = None  # the range the magnitude was drawn from
+    visibility: tuple[str, float] | None = None  # (measure, value) once measured
+    old_class: str = ""  # a class swap: the utility class replaced,
+    new_class: str = ""  # the class of its scale put in its place,
+    steps: int = 0  # and how many classes apart they are on the scale
+    rule_selector: str = ""  # a rule edit: the selector of the rule changed,
+    rule: int = -1  # and its handle in the loaded page
 
 
 @dataclass

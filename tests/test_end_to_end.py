@@ -9,6 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from spotdiff.cli import app
+from spotdiff.mutators.catalogue import load_catalogue
 
 SOURCES = [("bs5-examples", 2), ("sb-admin-2-4.1.4", 1), ("python3.11-doc", 1),
            ("debian-reference-ja+zh", 1), ("tabler-ui-0.0.34", 1)]
@@ -46,7 +47,8 @@ def test_stats_account_for_every_candidate(dataset):
     assert (out / "config.yaml").exists()
 
 
-def test_parquet_loads_with_pyarrow_and_rows_are_well_formed(dataset):
+def test_parquet_loads_with_pyarrow_and_rows_are_well_formed(dataset, cfg):
+    catalogue = load_catalogue(cfg.operator_paths())
     out, _ = dataset
     files = sorted((out / "data").glob("test-*.parquet"))
     assert files
@@ -66,9 +68,21 @@ def test_parquet_loads_with_pyarrow_and_rows_are_well_formed(dataset):
                     "old_value", "new_value", "template"):
             assert d[key] not in (None, ""), key
         assert d["type"] == row["operator"] == row["mutation_types"][0]
+        assert d["mechanism"] in ("inline", "class_swap", "text", "attribute", "dom")
+        assert ("old_class" in d) == (d["mechanism"] == "class_swap")
         assert row["target_diff"] > 0 and row["pixel_diff"] > 0
         assert row["target_bbox_w"] > 0 and row["url"].startswith("http://127.0.0.1")
         assert row["ground_truth_diff"][:1].isupper() and row["ground_truth_diff"].endswith(".")
+        # the tier is how visible the change measured: at least the floor, in the bounds' tier
+        spec = catalogue[d["type"]]
+        assert d["visibility"]["measure"] == spec.visibility.measure
+        assert d["visibility"]["value"] >= spec.visibility.floor
+        assert row["difficulty"] == d["tier"] == (spec.visibility_tier(d["visibility"]["value"])
+                                                  or d["tier"])
+        assert d["magnitude_range"] is None or len(d["magnitude_range"]) == 2
+        x, y, w, h = d["ink_bbox"]
+        bx, by, bw, bh = d["bbox"]
+        assert bx - 1 <= x and x + w <= bx + bw + 1 and by - 1 <= y and y + h <= by + bh + 1
 
 
 def test_parquet_loads_with_datasets_as_pil_images(dataset):

@@ -22,8 +22,6 @@ TARGETS = {
     "position": "#t-button", "spacing": "#t-button", "gradient": "#t-solid",
     "border": "#t-boxed", "border_color": "#t-boxed", "size": "#t-sun", "substitute": "#t-sun",
     "layout": "#t-row", "remove": "#t-first", "add": "#t-first", "order_swap": "#t-first",
-    "utility_text_size": "#t-utility", "utility_font_weight": "#t-utility",
-    "utility_color": "#t-utility",
 }
 OPTS = {"minWidth": 6, "minHeight": 6, "maxAreaFraction": 0.35, "maxElements": 600}
 
@@ -57,7 +55,7 @@ async def apply_each(cfg, url, operators):
             m = mutation_for(spec, element, page_context(elements))
             applied = await loaded.apply({"selector": m.element.selector,
                                           "mechanism": m.mechanism, "property": m.property,
-                                          "value": m.css_value, "old": m.old_value})
+                                          "value": m.css_value})
             await loaded.revert()
             stats = Stats()
             outcome = await job.try_pair(loaded, before, [m], stats)

@@ -60,7 +60,7 @@ def test_sdist_and_wheel_install_and_generate_outside_the_checkout(tmp_path):
     assert Path(where).is_relative_to(venv), where  # not the editable install, not the checkout
 
     listed = run([str(spotdiff), "operators"], cwd=elsewhere, env=env).stdout
-    assert "font_weight" in listed and "utility_color" in listed
+    assert "font_weight" in listed and "border_color" in listed
 
     # a user config next to its own operator file, plus the bundled catalogue by name
     (elsewhere / "my-ops").mkdir()

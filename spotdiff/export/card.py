@@ -26,7 +26,8 @@ COLUMN_NOTES = {
     "difficulty": "`easy`, `medium`, `hard` or `no_diff`",
     "ground_truth_diff": "the change in one English sentence",
     "mutation_dicts_json": "one JSON object per change: type, element, selector, xpath, "
-    "property, direction, old_value, new_value, magnitude, tier, bbox, template",
+    "property, direction, old_value, new_value, magnitude, magnitude_range, visibility "
+    "(measure, value), tier, bbox, ink_bbox, template",
     "mutation_types": "the operators applied", "domain": "the page's domain category",
     "pixel_diff": "changed fraction of the frame", "target_diff": "changed fraction of the "
     "target box", "outside_diff": "changed fraction outside the target box",
@@ -131,8 +132,9 @@ loaded in the run).
 
 ## Operators × difficulty tiers
 
-A row's tier is the tier whose range holds the magnitude applied (see `config.yaml`,
-`operator_specs`, for each operator's ranges).
+A row's tier is how visible its change measured (pixels whose colour visibly moved, or px the
+painted edges moved), split at each operator's `visibility.bounds`; pairs under the
+operator's floor were not kept (see `config.yaml`, `operator_specs`).
 
 {_table(["operator", *TIERS, "pairs"], op_rows)}
 

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from spotdiff.grounding.visual import union_box
-from spotdiff.mutators.catalogue import TIERS
+from spotdiff.mutators.catalogue import TIERS, mechanism_name
 from spotdiff.records import Box, Mutation, Pair
 
 
@@ -33,6 +33,11 @@ def hardest(tiers: list[str]) -> str:
 
 
 def mutation_dict(m: Mutation, description: str, box: Box, template: str) -> dict[str, Any]:
+    made_by: dict[str, Any] = {"mechanism": mechanism_name(m.mechanism)}
+    if m.old_class:
+        made_by.update(old_class=m.old_class, new_class=m.new_class, steps=m.steps)
+    if m.rule_selector:
+        made_by["rule_selector"] = m.rule_selector
     return {
         "type": m.operator,
         "element": description,
@@ -43,9 +48,14 @@ def mutation_dict(m: Mutation, description: str, box: Box, template: str) -> dic
         "old_value": m.old_value,
         "new_value": m.new_value,
         "magnitude": m.magnitude,
+        "magnitude_range": list(m.magnitude_range) if m.magnitude_range else None,
+        "visibility": ({"measure": m.visibility[0], "value": m.visibility[1]}
+                       if m.visibility else None),
         "tier": m.tier,
         "bbox": list(box),
+        "ink_bbox": list(m.element.ink) if m.element.ink else None,
         "template": template,
+        **made_by,
     }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from spotdiff.export.parquet import write_rows, writing
 from spotdiff.export.rows import hardest, to_row
 from spotdiff.generator.page_job import PageResult
+from spotdiff.mutators.catalogue import mechanism_name
 
 log = logging.getLogger("spotdiff.ledger")
 
@@ -108,6 +109,8 @@ class RunDir:
             "part": file_digest(self.part(index)),
             "visual": [[row["operator"], row["difficulty"]] for row in rows
                        if row["task_type"] == "visual_diff"],
+            "mechanisms": ["+".join(mechanism_name(m.mechanism) for m in pair.mutations)
+                           for pair in result.pairs if pair.task_type == "visual_diff"],
             "no_diff": sum(row["task_type"] == "no_diff" for row in rows),
             "category": result.category,
             "rejects": rejects,

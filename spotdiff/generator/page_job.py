@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,12 +24,15 @@ from spotdiff.grounding.metrics import (
     pair_metrics,
     union_box,
 )
+from spotdiff.grounding.visibility import measure as measure_visibility
 from spotdiff.grounding.visual import change_regions, frame_ssim, ssim
 from spotdiff.grounding.visual import union_box as regions_box
-from spotdiff.mutators.catalogue import TIERS, OperatorSpec
-from spotdiff.mutators.describe import describe_element, sentence
+from spotdiff.mutators import class_swap
+from spotdiff.mutators.catalogue import TIERS, OperatorSpec, mechanism_name
+from spotdiff.mutators.describe import describe_element, describe_page, sentence
 from spotdiff.mutators.planner import page_context
 from spotdiff.mutators.planner import plan as plan_mutations
+from spotdiff.mutators.stylesheets import Scales, Viewport, discover
 from spotdiff.records import Box, Element, Mutation, Page, Pair, Shot
 from spotdiff.renderer.session import LoadedPage, PageSkipped, Renderer
 
@@ -147,7 +151,7 @@ class PageJob:
             stats.count("timings_s", stage, n=seconds)
 
     async def _mutate(self, loaded: LoadedPage, unit: PageUnit, result: PageResult) -> None:
-        c, stats = self.cfg.candidates, result.stats
+        c, r, stats = self.cfg.candidates, self.cfg.render, result.stats
         plan = unit.plan
         if plan.cells and loaded.page.domain in plan.closed:
             stats.count("pages", "category_full")  # its category is at the domain cap
@@ -158,9 +162,15 @@ class PageJob:
                 elements = await loaded.elements(self.properties, {
                     "minWidth": c.min_width, "minHeight": c.min_height,
                     "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements})
+            elements = describe_page(elements, r.width, r.height)
             stats.count("elements", n=len(elements))
             before = await loaded.stable_screenshot()
-            tried = await self._try_cells(loaded, unit, plan, elements, before, result)
+            scales = await self._scales(loaded, stats)
+            rules = (await loaded.rule_targets(sorted(
+                {s.property for s in self.catalogue.values() if s.mechanism == "style"}))
+                if self.cfg.sampling.mechanisms.get("rule_edit") else [])
+            tried = await self._try_cells(loaded, unit, plan, elements, before, result,
+                                          scales, rules)
             if tried:
                 await self._check_baseline(loaded, before, stats)
         if unit.no_diff:
@@ -173,7 +183,8 @@ class PageJob:
             await asyncio.to_thread(self._measure, result.pairs)
 
     async def _try_cells(self, loaded: LoadedPage, unit: PageUnit, plan: PagePlan,
-                         elements: list[Element], before: Shot, result: PageResult) -> int:
+                         elements: list[Element], before: Shot, result: PageResult,
+                         scales: Scales, rules: list) -> int:
         """Try the plan's cells in turn until the page holds `plan.pairs` accepted pairs in
         them; returns the candidates tried."""
         r, stats = self.cfg.render, result.stats
@@ -185,7 +196,7 @@ class PageJob:
                 {cell[0]: self.catalogue[cell[0]]} if cell[0] in self.catalogue else {})
             tiers = self.tiers if cell[1] == ANY else (cell[1],)
             planned = plan_mutations(elements, operators, rng, context, (r.width, r.height),
-                                     tiers)
+                                     tiers, scales, self.cfg.sampling.mechanisms, rules)
             in_cell = 0
             for group in group_mutations(planned, self.cfg.sampling.mutations_per_pair, stats):
                 if (held >= plan.pairs or tried >= plan.tries
@@ -219,6 +230,17 @@ class PageJob:
         tier = hardest([m.tier for m in pair.mutations])
         operator = "+".join(m.operator for m in pair.mutations)
         return any(matches(cell, operator, tier) for cell in cells)
+
+    async def _scales(self, loaded: LoadedPage, stats: Stats) -> Scales | None:
+        """The page's utility scales, when an operator has a class-swap twin."""
+        if not any(spec.class_swap for spec in self.catalogue.values()):
+            return None
+        sheets = await loaded.stylesheets()
+        r = self.cfg.render
+        with stats.timed("scales"):
+            scales = await asyncio.to_thread(discover, sheets, Viewport(r.width, r.height))
+        stats.count("pages", "with_scales" if scales.scales else "without_scales")
+        return scales
 
     @staticmethod
     def _measure(pairs: list[Pair]) -> None:
@@ -272,12 +294,18 @@ class PageJob:
         reason = None
         with stats.timed("apply"):
             for m in group:
+                spec = self.catalogue[m.operator]
                 applied = await loaded.apply({
                     "selector": m.element.selector, "mechanism": m.mechanism,
                     "property": m.property, "value": m.css_value or m.new_value,
-                    "old": m.old_value})
+                    "read": spec.read or spec.property,
+                    "oldClass": m.old_class, "newClass": m.new_class, "rule": m.rule})
                 if applied.get("error"):
                     reason = "apply_failed"
+                    break
+                if m.mechanism in ("class_swap", "rule_edit") and not class_swap.holds(
+                        spec, m.element, m.new_value, applied["computed"]):
+                    reason = f"{m.mechanism}_overridden"  # the page shows another value
                     break
                 if not applied["resolves"]:
                     reason = "selector_lost"
@@ -298,9 +326,13 @@ class PageJob:
             self._count(stats, group, reason)
             return TryOutcome(None, reason, restored)
         with stats.timed("gate"):
-            metrics = pair_metrics(diff_mask(before.pixels, after.pixels), boxes,
-                                   self.cfg.gate.margin_px)
-            reason = reason or verdict(metrics, self.cfg.gate)
+            mask = diff_mask(before.pixels, after.pixels)
+            metrics = pair_metrics(mask, boxes, self.cfg.gate.margin_px)
+        with stats.timed("visibility"):
+            group = self._with_visibility(group, before.pixels, after.pixels, mask, boxes)
+        metrics["visibility"] = min(m.visibility[1] for m in group)
+        reason = reason or verdict(metrics, self.cfg.gate, [
+            (m.visibility[1], self.catalogue[m.operator].visibility.floor) for m in group])
         if reason is None and self.cfg.gate.clip_distance is not None:
             distance = await self._clip_distance(before, after, stats)
             if distance is not None:
@@ -321,12 +353,28 @@ class PageJob:
         )
         return TryOutcome(pair, reason, restored)
 
+    def _with_visibility(self, group: list[Mutation], before: np.ndarray, after: np.ndarray,
+                         mask: np.ndarray, boxes: list[Box]) -> list[Mutation]:
+        """Each mutation with its measured visibility and the tier that measure gives (the
+        magnitude's tier when the operator has no calibrated bounds)."""
+        out = []
+        for m, box in zip(group, boxes, strict=True):
+            spec = self.catalogue[m.operator]
+            name = spec.visibility.measure
+            value = measure_visibility(before, after, mask, box, self.cfg.gate.visible_delta_e,
+                                       (name,)).get(name)
+            out.append(dataclasses.replace(m, visibility=(name, value),
+                                           tier=spec.visibility_tier(value) or m.tier))
+        return out
+
     @staticmethod
     def _count(stats: Stats, group: list[Mutation], reason: str | None) -> None:
         for m in group:
             stats.count("cells", m.operator, m.tier, "tried")
             stats.count("cells", m.operator, m.tier, *(("rejected", reason) if reason
                                                        else ("accepted",)))
+            stats.count("mechanisms", mechanism_name(m.mechanism),
+                        "accepted" if reason is None else "rejected")
         if reason is not None:
             stats.count("candidates", "rejected", reason)
             for m in group:

@@ -32,7 +32,14 @@ from spotdiff.generator.clip_rows import RowDistances
 from spotdiff.generator.executors import run_local, run_ray
 from spotdiff.generator.ledger import RunDir, write_json
 from spotdiff.generator.page_job import PageUnit
-from spotdiff.generator.selection import Cell, Quota, fill_table, select, settled
+from spotdiff.generator.selection import (
+    Cell,
+    Quota,
+    fill_table,
+    mechanism_fill,
+    select,
+    settled,
+)
 from spotdiff.generator.stats import Stats
 from spotdiff.generator.waves import GIVE_UP_AFTER, Outcome, Waves
 from spotdiff.generator.worker import WorkerSetup
@@ -95,7 +102,8 @@ def selection(run: RunDir, units: Sequence[PageUnit], quota: Quota
     cells = [[tuple(c) for c in m["visual"]] for m in markers]
     domains = [m.get("category") or u.page.domain or "unknown"
                for u, m in zip(units, markers, strict=True)]
-    return markers, cells, select(cells, domains, quota)
+    mechanisms = [m["mechanisms"] for m in markers]
+    return markers, cells, select(cells, domains, quota, mechanisms)
 
 
 def kept_rows(run: RunDir, unit: PageUnit, marker: dict[str, Any], picks: list[int]
@@ -139,7 +147,8 @@ def embed_as_units_finish(run: RunDir, units: Sequence[PageUnit], quota: Quota,
 
 
 def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunConfig,
-             distances: RowDistances) -> tuple[dict[str, int], dict[str, Any]]:
+             distances: RowDistances
+             ) -> tuple[dict[str, int], dict[str, Any], dict[str, Any]]:
     """Select rows by quota and cut the unit parts into shards, streaming part by part; the
     exported rows get their clip_distance unless the gate already needed it."""
     markers, cells, chosen = selection(run, units, req.quota)
@@ -180,7 +189,9 @@ def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunCo
     for f in data_dir.glob(f"{run.split}-*.parquet"):
         rows.update(pq.read_table(f, columns=["task_type"])["task_type"].to_pylist())
     write_rejects_index(run, markers, req.keep_rejects)
-    return dict(rows), fill_table(cells, chosen, req.quota)
+    mechanisms = [m["mechanisms"] for m in markers]
+    return (dict(rows), fill_table(cells, chosen, req.quota),
+            mechanism_fill(mechanisms, chosen, req.quota))
 
 
 def metadata(cfg: RunConfig, stats: Stats) -> dict[str, str]:
@@ -280,6 +291,9 @@ def generate(req: RunRequest, cfg: RunConfig,
     catalogue = load_catalogue(cfg.operator_paths())
     catalogue = {name: catalogue[name] for name in req.quota.operators(sorted(catalogue))}
     Classifier.from_file(cfg.resolve(cfg.crawl.categories))  # a bad file fails here, not in workers
+    if req.quota.mechanisms is not None:  # pages try the split's mechanisms, in its shares
+        cfg = cfg.model_copy(update={"sampling": cfg.sampling.model_copy(
+            update={"mechanisms": req.quota.mechanisms})})
     run = RunDir(req.out, cfg.split)
     run.claim(fingerprint(req, cfg, catalogue))
     waves = Waves(req.pages, req.quota, req.no_diff, cfg.seed, req.unit_quota,
@@ -332,11 +346,12 @@ def generate(req: RunRequest, cfg: RunConfig,
     stats.merge(distances.stats)  # what was embedded while the waves ran
     distances.stats = stats
     with stats.timed("finalize"):
-        rows, fill = finalize(run, units, req, cfg, distances)
+        rows, fill, fill_mechanisms = finalize(run, units, req, cfg, distances)
     stats.data.update({
         "requested": {"cells": {"+".join(k): v for k, v in req.quota.cells.items()},
                       "no_diff": req.no_diff, "pages": len(req.pages)},
         "rows": rows, "fill": fill, "short_cells": shortfalls(fill, stats, waves, cap),
+        **({"fill_mechanisms": fill_mechanisms} if fill_mechanisms else {}),
         "short_no_diff": max(0, req.no_diff - rows.get("no_diff", 0)), "domain_cap": cap,
         "pages_planned": len(units), "waves": waves.count, "browser": browser,
         "seed": cfg.seed, "split": cfg.split, "resumed_units": resumed,

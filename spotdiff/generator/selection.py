@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from spotdiff.config import BUNDLED_CONFIGS, Strict, read_yaml, validate
 from spotdiff.mutators.catalogue import TIERS, Tier
@@ -32,6 +32,17 @@ class SplitConfig(Strict):
     no_diff: int = Field(100, ge=0)
     max_pairs_per_page: int = Field(1, ge=1, description="DiffSpot: every pair from its own URL.")
     max_domain_share: float | None = Field(0.15, gt=0, le=1)
+    mechanisms: dict[str, float] | None = Field(
+        None, description="Share of the pairs each mechanism makes (ground-truth names, e.g. "
+        "{inline: 0.5, class_swap: 0.5}); pages try only these mechanisms, in these shares.")
+
+    @field_validator("mechanisms")
+    @classmethod
+    def _shares(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value and (any(not 0 <= v <= 1 for v in value.values())
+                      or sum(value.values()) > 1 + 1e-9):
+            raise ValueError("shares must be between 0 and 1 and add up to at most 1")
+        return value
 
 
 def split_config_path(name: str) -> Path | None:
@@ -51,6 +62,7 @@ class Quota:
     cells: dict[Cell, int]
     max_per_page: int
     max_domain_share: float | None = None
+    mechanisms: dict[str, float] | None = None  # share of the pairs per mechanism
 
     @classmethod
     def total_pairs(cls, pairs: int, max_per_page: int) -> Quota:
@@ -61,7 +73,7 @@ class Quota:
         names = split.operators if split.operators is not None else sorted(operators)
         cells = {(op, tier): split.cells.get(op, {}).get(tier, split.quota_per_cell)
                  for op in names for tier in split.tiers}
-        return cls(cells, split.max_pairs_per_page, split.max_domain_share)
+        return cls(cells, split.max_pairs_per_page, split.max_domain_share, split.mechanisms)
 
     @property
     def total(self) -> int:
@@ -76,6 +88,10 @@ class Quota:
         """The tiers some cell wants: pages draw no others."""
         wanted = {tier for (_, tier), n in self.cells.items() if n > 0}
         return TIERS if ANY in wanted else tuple(t for t in TIERS if t in wanted)
+
+    def mechanism_wanted(self) -> dict[str, int]:
+        """Pairs wanted per mechanism: its share of the quota's total."""
+        return {m: math.ceil(share * self.total) for m, share in (self.mechanisms or {}).items()}
 
     def cell_of(self, operator: str, tier: str) -> Cell | None:
         for cell in ((operator, tier), (operator, ANY), (ANY, tier), (ANY, ANY)):
@@ -117,10 +133,16 @@ class PagePlan:
         return self.first_tries if position == 0 and self.first_tries else self.tries_per_cell
 
 
-def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota) -> list[list[int]]:
+def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota,
+           mechanisms: Sequence[Sequence[str]] | None = None) -> list[list[int]]:
     """For each unit, the indices of its rows to keep. Units take turns, one pair a round; each
-    takes the row whose cell is furthest from full, within the domain cap."""
+    takes the row whose cell is furthest from full, within the domain cap. With a mechanism
+    mix, `mechanisms` names each row's mechanism: a mechanism's rows stop at its share, and the
+    mechanism furthest from its share goes first (a page offers the rarer mechanism seldom),
+    then the cell furthest from full."""
     remaining = dict(quota.cells)
+    wanted_mech = quota.mechanism_wanted()
+    mech_left = dict(wanted_mech)
     cap = quota.domain_cap()
     per_domain: Counter[str] = Counter()
     chosen: list[list[int]] = [[] for _ in rows]
@@ -133,12 +155,18 @@ def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota)
                 cell = quota.cell_of(op, tier)
                 if i in chosen[u] or cell is None or remaining[cell] <= 0:
                     continue
-                if best is None or remaining[cell] > remaining[best[1]]:
-                    best = (i, cell)
+                mech = mechanisms[u][i] if mechanisms is not None and mech_left else ""
+                if mech_left and mech_left.get(mech, 0) <= 0:
+                    continue
+                key = (mech_left.get(mech, 0) / max(1, wanted_mech.get(mech, 1)), remaining[cell])
+                if best is None or key > best[2]:
+                    best = (i, cell, key, mech)
             if best is not None:
                 chosen[u].append(best[0])
                 remaining[best[1]] -= 1
                 per_domain[domains[u]] += 1
+                if best[3]:
+                    mech_left[best[3]] -= 1
     return [sorted(c) for c in chosen]
 
 
@@ -166,4 +194,16 @@ def fill_table(rows: Sequence[Sequence[Cell]], chosen: Sequence[Sequence[int]],
             entry = table[cell[0]][cell[1]]
             entry[2] += 1
             entry[0] += i in picks
+    return table
+
+
+def mechanism_fill(mechanisms: Sequence[Sequence[str]], chosen: Sequence[Sequence[int]],
+                   quota: Quota) -> dict[str, list[int]]:
+    """mechanism → [selected, wanted, accepted before selection], for a split's mechanism mix."""
+    table = {m: [0, wanted, 0] for m, wanted in quota.mechanism_wanted().items()}
+    for unit_mechs, picks in zip(mechanisms, chosen, strict=True):
+        for i, mech in enumerate(unit_mechs):
+            if mech in table:
+                table[mech][2] += 1
+                table[mech][0] += i in picks
     return table

@@ -19,7 +19,7 @@ from spotdiff.config import ConfigError, Strict, read_yaml, validate
 TIERS = ("easy", "medium", "hard")
 Tier = Literal["easy", "medium", "hard"]
 Flag = Literal["text", "short_text", "paint", "image", "control", "leaf", "flex", "grid",
-               "border", "sibling", "classes"]
+               "border", "sibling", "classes", "has_image"]
 Direction = Literal["increase", "decrease", "either"]
 
 
@@ -63,19 +63,6 @@ class KeywordValue(Strict):
     values: list[str] = Field(min_length=1)
 
 
-class ClassStepsValue(Strict):
-    """Utility classes stepped along a scale (`text-sm` → `text-base`); magnitude in steps.
-
-    `scales` are explicit ordered lists; `shades` steps colour classes such as `bg-yellow-600`
-    along the shade numbers for the given prefixes."""
-
-    kind: Literal["class_steps"]
-    scales: list[list[str]] = Field(default_factory=list)
-    shade_prefixes: list[str] = Field(default_factory=list)
-    shades: list[int] = Field(default_factory=lambda: [50, 100, 200, 300, 400, 500, 600, 700,
-                                                       800, 900, 950])
-
-
 class PageImageValue(Strict):
     """Another image of the same page (substitution); magnitude by element area."""
 
@@ -90,18 +77,63 @@ class NoValue(Strict):
 
 
 ValueRule = Annotated[
-    NumericValue | StepsValue | ColorValue | TextValue | KeywordValue | ClassStepsValue
-    | PageImageValue | NoValue,
+    NumericValue | StepsValue | ColorValue | TextValue | KeywordValue | PageImageValue
+    | NoValue,
     Field(discriminator="kind"),
 ]
 
-TEMPLATE_FIELDS = {"element", "old", "new", "old_name", "new_name", "phrase", "property",
-                   "magnitude", "unit", "direction"}
-MAGNITUDE_UNITS = {"steps": "steps", "color": "ΔE2000", "text": "characters",
-                   "class_steps": "steps"}
+TEMPLATE_FIELDS = {"element", "old", "new", "old_name", "new_name", "old_color", "new_color",
+                   "phrase", "property", "magnitude", "unit", "direction", "contents"}
+MAGNITUDE_UNITS = {"steps": "steps", "color": "ΔE2000", "text": "characters"}
 AREA_UNIT = "% of viewport"
-Mechanism = Literal["style", "text", "attribute", "class_swap", "remove", "duplicate",
-                    "swap_next"]
+VisibilityMeasure = Literal["visible_px", "edge_shift"]
+# What a change of each value rule is seen by, and the least of it a person notices: pixels
+# whose colour visibly moved (a ΔE change, something drawn or gone), or px the painted edges
+# moved (a length or an angle). An operator's `visibility` overrides either.
+DEFAULT_VISIBILITY: dict[str, tuple[VisibilityMeasure, float]] = {
+    "color": ("visible_px", 100), "steps": ("visible_px", 60), "text": ("visible_px", 60),
+    "keyword": ("visible_px", 80), "page_image": ("visible_px", 100),
+    "none": ("visible_px", 100),
+    "numeric": ("edge_shift", 3.0), "numeric:number": ("visible_px", 100),
+}
+
+
+class VisibilityRule(Strict):
+    """How visible the operator's change must measure to be kept, and the tiers it gives."""
+
+    measure: VisibilityMeasure | None = Field(
+        None, description="visible_px or edge_shift; default by the value rule.")
+    floor: float | None = Field(None, ge=0, description="Pairs measuring less are rejected as "
+                                "`invisible`; default by the value rule.")
+    bounds: tuple[float, float] | None = Field(
+        None, description="Measured visibility where medium and easy begin (hard: from the "
+        "floor up to the first); null: tier by magnitude (`tiers`). Set with `spotdiff "
+        "calibrate`.")
+
+
+Mechanism = Literal["style", "text", "attribute", "remove", "duplicate", "swap_next"]
+# How ground truth names the mechanism that made a change. `class_swap` and `rule_edit` are
+# twins of a `style` change the planner offers where the page allows them: a utility class of
+# the page swapped, or the declaration edited in the page's own rule that matches the target
+# alone.
+GROUND_TRUTH_MECHANISMS = {"style": "inline", "text": "text", "attribute": "attribute",
+                           "class_swap": "class_swap", "rule_edit": "rule_edit", "remove": "dom",
+                           "duplicate": "dom", "swap_next": "dom"}
+
+
+def mechanism_name(mechanism: str) -> str:
+    """The ground-truth name of a mechanism (`inline`, `class_swap`, `text`, `dom`, …)."""
+    return GROUND_TRUTH_MECHANISMS[mechanism]
+
+
+class ClassSwapRule(Strict):
+    """The operator's change made the way sites make it: a utility class of the page's own
+    stylesheets swapped for another of its scale (`fw-semibold` → `fw-bold`)."""
+
+    properties: list[str] = Field(min_length=1, description="A utility class qualifies when it "
+                                  "sets one of these properties (the first one present counts).")
+    companions: list[str] = Field(default_factory=list, description="Properties such a class may "
+                                  "set along with it, e.g. the line height of a font-size class.")
 
 
 class Eligibility(Strict):
@@ -136,6 +168,7 @@ class OperatorSpec(Strict):
         None, description="The element's share of the viewport (%) each tier admits, for "
         "operators tiered by value: how visible a change is depends on both its size and the "
         "element's, so an easy tier can ask for a large element and a hard one for a small one.")
+    visibility: VisibilityRule = Field(default_factory=VisibilityRule)
     applies_to: Eligibility = Field(default_factory=Eligibility)
     phrases: dict[str, str] = Field(default_factory=dict,
                                     description="direction → English phrase for the template")
@@ -143,6 +176,9 @@ class OperatorSpec(Strict):
         default_factory=dict, description="direction → the name ground truth gives it, e.g. "
         "{increase: moved-right}")
     template: str
+    class_swap: ClassSwapRule | None = Field(
+        None, description="Offer a class-swap twin on pages whose utility classes set the "
+        "property; same value rule, tiers and gate as the inline change.")
 
     @model_validator(mode="after")
     def _check(self) -> OperatorSpec:
@@ -154,6 +190,8 @@ class OperatorSpec(Strict):
         if unknown:
             raise ValueError(f"template uses unknown field(s) {sorted(unknown)}; "
                              f"known: {sorted(TEMPLATE_FIELDS)}")
+        if self.class_swap is not None and self.mechanism != "style":
+            raise ValueError("class_swap is the twin of a `style` change")
         if "{value}" not in self.format:
             raise ValueError("format must contain {value}")
         if self.magnitude == "value" and isinstance(
@@ -171,7 +209,25 @@ class OperatorSpec(Strict):
             missing = [t for t in TIERS if t not in self.tier_areas]
             if missing:
                 raise ValueError(f"tier_areas must define {', '.join(missing)}")
+        kind = self.value.kind
+        if isinstance(self.value, NumericValue) and self.value.unit == "number":
+            kind = "numeric:number"
+        measure, floor = DEFAULT_VISIBILITY[kind]
+        rule = self.visibility
+        rule.measure = rule.measure or measure
+        rule.floor = rule.floor if rule.floor is not None else floor
+        if rule.bounds is not None and not rule.floor < rule.bounds[0] <= rule.bounds[1]:
+            raise ValueError(f"visibility bounds {list(rule.bounds)} must be ascending and "
+                             f"above the floor {rule.floor:g} (hard lies between them)")
         return self
+
+    def visibility_tier(self, visibility: float) -> str | None:
+        """The tier a change measuring `visibility` falls in: hard from the floor up to the
+        first bound, medium up to the second, easy above; None without calibrated bounds."""
+        bounds = self.visibility.bounds
+        if bounds is None:
+            return None
+        return "hard" if visibility < bounds[0] else "medium" if visibility < bounds[1] else "easy"
 
     @builtins.property  # the field `property` shadows the builtin in this class body
     def magnitude_unit(self) -> str:

@@ -1,4 +1,8 @@
-"""Colours: parse computed CSS colours, measure CIEDE2000, move by a distance, name in words."""
+"""Colours: parse computed CSS colours, measure CIEDE2000, move by a distance, name in words.
+
+Names come from the XKCD colour survey (the names people gave colours, as matplotlib ships
+them), a name only when it lies within `NAME_RADIUS` of the colour; two colours with the same
+name are told apart by the direction of the change ("a darker, bluer slate")."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import warnings
 from functools import lru_cache
 
 import numpy as np
-import webcolors
+from matplotlib._color_data import XKCD_COLORS
 from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 
 RGB = tuple[int, int, int]
@@ -75,15 +79,57 @@ def shift_color(rgb: RGB, target: float, rng: np.random.Generator, tries: int = 
     return best[1] if best else None
 
 
+NAME_RADIUS = 7.0  # ΔE2000: a nearest name further than this misleads more than it helps
+# survey names nobody would put in a description: crude, misspelt, or a modifier alone
+_UNUSED_WORDS = ("poo", "puke", "vomit", "snot", "barf", "booger", "diarrhea", "shit", "piss",
+                 "ugly", "dirt", "mud", "sick", "/")
+_UNUSED_NAMES = {"dark", "pale", "bluish", "brownish", "greenish", "greyish", "pinkish", "reddish",
+                 "yellowish", "purplish", "purpley", "purply", "pinky", "orangeish", "orangish",
+                 "purpleish", "tealish", "barney", "blurple", "burple", "bland", "bile", "blood",
+                 "bruise", "azul", "rosa", "liliac", "perrywinkle", "ocre", "terracota", "toupe",
+                 "manilla", "creme", "royal", "golden", "sandy", "camo", "dust", "earth", "ice"}
+_DIRECTION_STEP = 4.0  # Lab units a component must move to be named
+
+
 @lru_cache(maxsize=1)
 def _named_labs() -> tuple[list[str], np.ndarray]:
-    names = sorted(webcolors.names("css3"))
-    labs = np.array([_lab(tuple(webcolors.name_to_rgb(n))) for n in names])
+    names = sorted(n.removeprefix("xkcd:") for n in XKCD_COLORS
+                   if not any(word in n for word in _UNUSED_WORDS)
+                   and n.removeprefix("xkcd:") not in _UNUSED_NAMES)
+    labs = np.array([_lab(tuple(int(XKCD_COLORS["xkcd:" + n][i: i + 2], 16) for i in (1, 3, 5)))
+                     for n in names])
     return names, labs
 
 
-def color_name(rgb: RGB) -> str:
-    """The nearest CSS colour name by CIEDE2000."""
+def color_name(rgb: RGB) -> str | None:
+    """The nearest survey colour name by CIEDE2000, None when none is within NAME_RADIUS."""
     names, labs = _named_labs()
     distances = deltaE_ciede2000(np.broadcast_to(_lab(rgb), labs.shape), labs)
-    return names[int(np.argmin(distances))]
+    nearest = int(np.argmin(distances))
+    return names[nearest] if distances[nearest] <= NAME_RADIUS else None
+
+
+def change_direction(old: RGB, new: RGB) -> str:
+    """How `new` differs from `old` in words: up to two of darker/lighter, more/less saturated,
+    redder/greener/yellower/bluer, largest first ("" when nothing moved enough)."""
+    (l0, a0, b0), (l1, a1, b1) = _lab(old), _lab(new)
+    moves = [(l0 - l1, "darker"), (l1 - l0, "lighter"),
+             (np.hypot(a1, b1) - np.hypot(a0, b0), "more saturated"),
+             (np.hypot(a0, b0) - np.hypot(a1, b1), "less saturated"),
+             (a1 - a0, "redder"), (a0 - a1, "greener"), (b1 - b0, "yellower"), (b0 - b1, "bluer")]
+    named = [word for step, word in sorted(moves, reverse=True) if step >= _DIRECTION_STEP][:2]
+    return ", ".join(named)
+
+
+def color_words(old: RGB, new: RGB) -> tuple[str, str]:
+    """English for both ends of a colour change, hex included: 'slate (#4c5a6f)', '#4c5a6f' when
+    no name is near, and 'a darker slate (#3b4656)' when both ends have the same name."""
+    old_name, new_name = color_name(old), color_name(new)
+    old_text = f"{old_name} ({to_hex(old)})" if old_name else to_hex(old)
+    if new_name is None:
+        return old_text, to_hex(new)
+    if new_name == old_name:
+        direction = change_direction(old, new) or "slightly different"
+        article = "an" if direction[0] in "aeiou" else "a"
+        return old_text, f"{article} {direction} {new_name} ({to_hex(new)})"
+    return old_text, f"{new_name} ({to_hex(new)})"

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from spotdiff.mutators.catalogue import TIERS, OperatorSpec, StepsValue
-from spotdiff.mutators.values import PageContext, derive
-from spotdiff.records import Element, Mutation
+from spotdiff.mutators import class_swap
+from spotdiff.mutators.catalogue import TIERS, OperatorSpec, StepsValue, mechanism_name
+from spotdiff.mutators.stylesheets import Scales, Viewport
+from spotdiff.mutators.values import Change, PageContext, derive
+from spotdiff.records import Element, Mutation, RuleTarget
+
+CLASS_SWAP = "class_swap"
+RULE_EDIT = "rule_edit"
 
 
-def eligible(spec: OperatorSpec, element: Element) -> bool:
+def eligible(spec: OperatorSpec, element: Element, mechanism: str | None = None) -> bool:
+    """Whether `element` qualifies for the operator. The class-swap twin does not ask the
+    operator's own property to be at a given value (`styles` entries for it): the inline change
+    builds on that value, a class swap replaces what the class gives."""
     rule = spec.applies_to
+    own = spec.read or spec.property if mechanism == CLASS_SWAP else None
     if not set(rule.requires) <= element.flags or set(rule.excludes) & element.flags:
         return False
     if rule.tags is not None and element.tag not in rule.tags:
@@ -23,7 +32,7 @@ def eligible(spec: OperatorSpec, element: Element) -> bool:
     if element.box[2] < rule.min_width or element.box[3] < rule.min_height:
         return False
     return all(re.fullmatch(pattern, element.styles.get(prop, ""))
-               for prop, pattern in rule.styles.items())
+               for prop, pattern in rule.styles.items() if prop != own)
 
 
 def _target(spec: OperatorSpec, tier: str, rng: np.random.Generator) -> float:
@@ -37,44 +46,115 @@ def area_percent(element: Element, viewport: tuple[int, int]) -> float:
     return round(100 * element.box[2] * element.box[3] / (viewport[0] * viewport[1]), 3)
 
 
+OTHER = ""  # the turn group of the mechanisms a mix does not name
+
+
 def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
          rng: np.random.Generator, ctx: PageContext, viewport: tuple[int, int],
-         tiers: Sequence[str] = TIERS) -> Iterator[tuple[str, Mutation | str]]:
+         tiers: Sequence[str] = TIERS, scales: Scales | None = None,
+         mechanisms: Mapping[str, float] | None = None,
+         rules: Sequence[RuleTarget] = (),
+         ) -> Iterator[tuple[str, Mutation | str]]:
     """Yield (operator, mutation) to try, or (operator, reason) when no value could be derived.
 
     Operators take turns so a page's budget is spread across them; each element is tried at
-    most once per operator, in a tier its size admits.
+    most once per operator, in a tier its size admits. An operator with a `class_swap` rule also
+    has the class-swap twin, on elements whose utility classes (from `scales`) set its property.
+    A `style` operator written as the plain value also has the rule-edit twin, on elements that
+    a stylesheet rule of `rules` matching them alone declares its property for.
+    `mechanisms` gives named mechanisms (ground-truth names: `class_swap`, `inline`, …) their
+    share of the turns while the page offers them; the rest of the turns go to the mechanisms it
+    does not name, operator by operator as before. The twins are offered only when named.
     """
-    pools = {
-        name: [elements[i] for i in rng.permutation(len(elements))
-               if eligible(spec, elements[i])
-               and set(spec.tiers_for_area(area_percent(elements[i], viewport))) & set(tiers)]
-        for name, spec in catalogue.items()
-    }
-    while any(pools.values()):
-        for name in rng.permutation(sorted(pools)):
-            pool = pools[name]
-            if not pool:
-                continue
-            spec, element = catalogue[name], pool.pop()
-            area = area_percent(element, viewport)
-            tier = str(rng.choice([t for t in spec.tiers_for_area(area) if t in tiers]))
-            change = derive(spec, element, _target(spec, tier, rng), rng, ctx)
-            if change is None:
-                yield name, "no_value"
-                continue
-            magnitude = area if spec.magnitude == "area" else change.magnitude
-            applied_tier = spec.tier_of(magnitude, area)
-            if applied_tier is None:
-                yield name, "magnitude_outside_tiers"
-                continue
-            yield name, Mutation(
-                operator=name, mechanism=spec.mechanism, element=element,
-                property=spec.property, old_value=change.old, new_value=change.new,
-                direction=spec.directions.get(change.direction, change.direction),
-                magnitude=magnitude, tier=applied_tier,
-                css_value=spec.format.format(value=change.new, old=change.old),
-            )
+    shares = dict(mechanisms or {})
+    view = Viewport(*viewport)
+    swap_options: dict[tuple[str, int], list[class_swap.SwapOption]] = {}
+    edit_rules: dict[tuple[str, int], RuleTarget] = {}
+    rules_of: dict[str, list[RuleTarget]] = {}
+    for r in rules:
+        rules_of.setdefault(r.selector, []).append(r)
+
+    def admitted(spec: OperatorSpec, element: Element) -> bool:
+        return bool(set(spec.tiers_for_area(area_percent(element, viewport))) & set(tiers))
+
+    def group(mechanism: str) -> str:
+        name = mechanism_name(mechanism)
+        return name if name in shares else OTHER
+
+    pools: dict[str, dict[str, list[Element]]] = {g: {} for g in (*shares, OTHER)}
+    for name, spec in catalogue.items():
+        order = [elements[i] for i in rng.permutation(len(elements))]
+        pools[group(spec.mechanism)][name] = [e for e in order
+                                              if eligible(spec, e) and admitted(spec, e)]
+        if spec.class_swap is not None and scales is not None and group(CLASS_SWAP) != OTHER:
+            for e in order:
+                if eligible(spec, e, CLASS_SWAP) and admitted(spec, e):
+                    found = class_swap.options(spec, e, scales, view)
+                    if found:
+                        swap_options[(name, e.index)] = found
+            pools[CLASS_SWAP][name] = [e for e in order if (name, e.index) in swap_options]
+        if (spec.mechanism == "style" and spec.format == "{value}"
+                and group(RULE_EDIT) != OTHER):
+            for e in order:
+                declaring = [r for r in rules_of.get(e.selector, ())
+                             if spec.property in r.properties]
+                if declaring and eligible(spec, e) and admitted(spec, e):
+                    edit_rules[(name, e.index)] = declaring[-1]  # the latest of equals wins
+            pools[RULE_EDIT][name] = [e for e in order if (name, e.index) in edit_rules]
+    weights = {g: shares.get(g, max(0.0, 1 - sum(shares.values()))) for g in pools}
+    turns: dict[str, list[str]] = {g: [] for g in pools}  # operators still to take this round
+    tried: set[tuple[str, int]] = set()
+    while True:
+        ready = [g for g in pools if weights[g] > 0 and any(pools[g].values())]
+        if not ready:
+            return
+        g = ready[0]
+        if len(ready) > 1:
+            w = np.array([weights[r] for r in ready])
+            g = ready[int(rng.choice(len(ready), p=w / w.sum()))]
+        if not turns[g]:
+            turns[g] = [str(n) for n in rng.permutation(sorted(n for n, p in pools[g].items()
+                                                               if p))]
+        name = turns[g].pop(0)
+        if not pools[g][name]:
+            continue
+        spec, element = catalogue[name], pools[g][name].pop()
+        mechanism = g if g in (CLASS_SWAP, RULE_EDIT) else spec.mechanism
+        if (name, element.index) in tried:
+            continue
+        tried.add((name, element.index))
+        area = area_percent(element, viewport)
+        tier = str(rng.choice([t for t in spec.tiers_for_area(area) if t in tiers]))
+        target = _target(spec, tier, rng)
+        swap = None
+        rule = edit_rules.get((name, element.index)) if mechanism == RULE_EDIT else None
+        if mechanism == CLASS_SWAP:
+            swap = class_swap.pick(spec, element, swap_options[(name, element.index)],
+                                   target, tier, area, rng, view)
+            change: Change | None = swap.change if swap else None
+        else:
+            change = derive(spec, element, target, rng, ctx)
+        if change is None:
+            yield name, "no_value"
+            continue
+        magnitude = area if spec.magnitude == "area" else change.magnitude
+        applied_tier = spec.tier_of(magnitude, area)
+        if applied_tier is None:
+            yield name, "magnitude_outside_tiers"
+            continue
+        yield name, Mutation(
+            operator=name, mechanism=mechanism, element=element,
+            property=spec.property, old_value=change.old, new_value=change.new,
+            direction=spec.directions.get(change.direction, change.direction),
+            magnitude=magnitude, tier=applied_tier,
+            css_value="" if swap else spec.format.format(value=change.new, old=change.old),
+            old_class=swap.old_class if swap else "",
+            new_class=swap.new_class if swap else "",
+            steps=swap.steps if swap else 0,
+            rule_selector=rule.rule_selector if rule else "",
+            rule=rule.rule if rule else -1,
+            magnitude_range=spec.tiers[tier] if spec.magnitude == "value" else None,
+        )
 
 
 def page_context(elements: Sequence[Element]) -> PageContext:

@@ -15,7 +15,6 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from spotdiff.mutators.catalogue import (
-    ClassStepsValue,
     ColorValue,
     KeywordValue,
     NoValue,
@@ -56,7 +55,7 @@ def _pick_sign(direction: str, rng: np.random.Generator) -> int:
     return 1 if rng.random() < 0.5 else -1
 
 
-def _first_number(css: str, keywords: dict[str, float] | None = None) -> float | None:
+def first_number(css: str, keywords: dict[str, float] | None = None) -> float | None:
     if keywords and css.strip() in keywords:
         return keywords[css.strip()]
     m = _NUMBER.search(css)
@@ -67,14 +66,14 @@ def current(spec: OperatorSpec, element: Element) -> str:
     return element.styles.get(spec.read or spec.property, "").strip()
 
 
-def _font_px(element: Element) -> float:
-    return _first_number(element.styles.get("font-size", "")) or 16.0
+def font_px(element: Element) -> float:
+    return first_number(element.styles.get("font-size", "")) or 16.0
 
 
 def numeric(rule: NumericValue, spec: OperatorSpec, element: Element, target: float,
             rng: np.random.Generator, ctx: PageContext) -> Change | None:
-    scale = _font_px(element) if rule.unit == "em" else 1.0
-    old = _first_number(current(spec, element),
+    scale = font_px(element) if rule.unit == "em" else 1.0
+    old = first_number(current(spec, element),
                         {k: v * scale for k, v in rule.keywords.items()})
     if old is None:
         return None
@@ -102,8 +101,8 @@ def steps(rule: StepsValue, spec: OperatorSpec, element: Element, target: float,
     if value in values:
         index = values.index(value)
     else:
-        number = _first_number(value)
-        numbers = [_first_number(v) for v in values]
+        number = first_number(value)
+        numbers = [first_number(v) for v in values]
         if number is None or None in numbers:
             return None
         index = int(np.argmin([abs(n - number) for n in numbers]))  # type: ignore[operator]
@@ -130,34 +129,76 @@ def color(rule: ColorValue, spec: OperatorSpec, element: Element, target: float,
                   direction="changed")
 
 
+# words too common to be the word a copy edit changes, or to replace one with
+_STOPWORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from",
+                        "has", "have", "in", "is", "it", "its", "of", "on", "or", "that", "the",
+                        "this", "to", "was", "were", "will", "with", "you", "your", "our", "we",
+                        "not", "no", "all", "any", "can", "more"])
+
+
+def _case_like(word: str, model: str) -> str:
+    if model.isupper() and len(model) > 1:
+        return word.upper()
+    if model[:1].isupper():
+        return word[:1].upper() + word[1:].lower()
+    return word.lower()
+
+
+def _same_kind(word: str, other: str) -> bool:
+    """Words a copy editor would swap for each other: in the same script, not function words,
+    and for Latin words the same ending (-ing, -ed, -s …) and about the same length."""
+    a, b = word.lower(), other.lower()
+    if b == a or b in _STOPWORDS or len(b) < 3 or a.isascii() != b.isascii():
+        return False
+    if a.isascii():
+        return a[-2:] == b[-2:] and abs(len(a) - len(b)) <= 3
+    return True
+
+
+def _number_edits(old: str, rng: np.random.Generator) -> list[str]:
+    """The text with one digit of one of its numbers changed (no leading zero made)."""
+    edits = []
+    for m in _NUMBER.finditer(old):
+        for pos in range(m.start(), m.end()):
+            if not old[pos].isdigit():
+                continue
+            digit = str((int(old[pos]) + int(rng.integers(1, 10))) % 10)
+            leading = pos == m.start() or not old[pos - 1].isdigit()
+            if digit == "0" and leading and pos + 1 < m.end() and old[pos + 1].isdigit():
+                continue
+            edits.append(old[:pos] + digit + old[pos + 1:])
+    return edits
+
+
+def _word_edits(old: str, vocabulary: tuple[str, ...]) -> list[str]:
+    """The text with one word replaced by a word of the same kind from the page, or dropped."""
+    edits = []
+    words = [w for w in _WORD.finditer(old) if w.group().isalpha()]
+    for i, w in enumerate(words):
+        word = w.group()
+        if word.lower() in _STOPWORDS or len(word) < 3:
+            continue
+        for other in vocabulary if len(word) > 3 or not word.isascii() else ():
+            if _same_kind(word, other):
+                edits.append(old[: w.start()] + _case_like(other, word) + old[w.end():])
+        if len(words) >= 3 and i > 0:  # dropping a later word of a phrase reads as an edit
+            edits.append((old[: w.start()].rstrip() + " " + old[w.end():].lstrip()).strip())
+    return edits
+
+
 def text(rule: TextValue, spec: OperatorSpec, element: Element, target: float,
          rng: np.random.Generator, ctx: PageContext) -> Change | None:
-    """Replace words with other words of the page until the edit distance reaches `target`."""
+    """One copy edit of the text — a number changed, a word replaced by one of the same kind
+    from the page, or a word dropped — the one whose edit distance is nearest `target`."""
     old = element.text
-    words = list(_WORD.finditer(old))
-    if not words or not ctx.vocabulary:
+    edits = sorted(set(_number_edits(old, rng)) | set(_word_edits(old, ctx.vocabulary)))
+    edits = [e for e in edits if e.strip() and e != old]
+    if not edits:
         return None
-    new = old
-    present = {w.group().lower() for w in words}  # a word the text already has reads as a typo
-    for i in rng.permutation(len(words)):
-        word = words[i].group()
-        choices = [w for w in ctx.vocabulary
-                   if w.lower() not in present and w.isascii() == word.isascii()]
-        if not choices:
-            continue
-        # prefer a replacement of similar length, so the change is a word, not a layout shift
-        choices.sort(key=lambda w: abs(len(w) - len(word)))
-        pick = choices[int(rng.integers(0, min(8, len(choices))))]
-        if word[:1].isupper():
-            pick = pick[:1].upper() + pick[1:]
-        new = new[: words[i].start()] + pick + new[words[i].end():]
-        words = list(_WORD.finditer(new))
-        if Levenshtein.distance(old, new) >= target:
-            break
-    distance = Levenshtein.distance(old, new)
-    if distance == 0:
-        return None
-    return Change(old=old, new=new, magnitude=distance, direction="changed")
+    distances = np.array([Levenshtein.distance(old, e) for e in edits])
+    nearest = np.flatnonzero(np.abs(distances - target) == np.abs(distances - target).min())
+    pick = int(rng.choice(nearest))
+    return Change(old=old, new=edits[pick], magnitude=int(distances[pick]), direction="changed")
 
 
 def keyword(rule: KeywordValue, spec: OperatorSpec, element: Element, target: float,
@@ -167,34 +208,6 @@ def keyword(rule: KeywordValue, spec: OperatorSpec, element: Element, target: fl
     if not choices:
         return None
     return Change(old=old, new=str(rng.choice(choices)), magnitude=0, direction="changed")
-
-
-def _class_scales(rule: ClassStepsValue, classes: tuple[str, ...]) -> list[tuple[str, list[str]]]:
-    """(class on the element, the scale it sits on) for every class a scale knows."""
-    found = []
-    for cls in classes:
-        for scale in rule.scales:
-            if cls in scale:
-                found.append((cls, scale))
-        m = re.fullmatch(r"([a-z-]+?)-([a-z]+)-(\d+)", cls)
-        if m and m.group(1) in rule.shade_prefixes and int(m.group(3)) in rule.shades:
-            found.append((cls, [f"{m.group(1)}-{m.group(2)}-{s}" for s in rule.shades]))
-    return found
-
-
-def class_steps(rule: ClassStepsValue, spec: OperatorSpec, element: Element, target: float,
-                rng: np.random.Generator, ctx: PageContext) -> Change | None:
-    options = _class_scales(rule, element.classes)
-    if not options:
-        return None
-    cls, scale = options[int(rng.integers(0, len(options)))]
-    index, count = scale.index(cls), max(1, int(round(target)))
-    sign = _pick_sign("either", rng)
-    for s in (sign, -sign):
-        if 0 <= index + s * count < len(scale):
-            return Change(old=cls, new=scale[index + s * count], magnitude=count,
-                          direction="increase" if s > 0 else "decrease")
-    return None
 
 
 def page_image(rule: PageImageValue, spec: OperatorSpec, element: Element, target: float,
@@ -214,7 +227,7 @@ def no_value(rule: NoValue, spec: OperatorSpec, element: Element, target: float,
 DeriveFn = Callable[..., Change | None]
 RULES: dict[str, DeriveFn] = {
     "numeric": numeric, "steps": steps, "color": color, "text": text, "keyword": keyword,
-    "class_steps": class_steps, "page_image": page_image, "none": no_value,
+    "page_image": page_image, "none": no_value,
 }
 
 

@@ -81,6 +81,40 @@
     return !transparentBg || cs.backgroundImage !== "none" || border || cs.boxShadow !== "none";
   }
 
+  // A border painted in the element's own background colour reads as more background, not a
+  // border: changing it only grows the box
+  function borderShows(cs) {
+    const color = cs.borderTopColor;
+    return !/rgba\(.*,\s*0\)$/.test(color) && color !== "transparent"
+      && color !== cs.backgroundColor;
+  }
+
+  // What the element paints: its own box when it has a background, border, shadow or is
+  // replaced content; else the line boxes of its text and the boxes of the images inside it
+  function inkBox(el, r, cs, tag) {
+    if (hasPaint(cs) || IMAGE_TAGS.has(tag)) return r;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    const add = (b) => {
+      if (b.width <= 0 || b.height <= 0) return;
+      x0 = Math.min(x0, b.left); y0 = Math.min(y0, b.top);
+      x1 = Math.max(x1, b.right); y1 = Math.max(y1, b.bottom);
+    };
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    const range = document.createRange();
+    for (let n = 0, node = walker.nextNode(); node && n < 60; node = walker.nextNode(), n++) {
+      if (!node.textContent.trim()) continue;
+      range.selectNodeContents(node);
+      for (const b of range.getClientRects()) add(b);
+    }
+    for (const img of Array.from(el.querySelectorAll("img, svg, picture, video, canvas")).slice(0, 20))
+      add(img.getBoundingClientRect());
+    if (x0 === Infinity) return r;
+    // clipped to the element's own box (overflowing text is drawn over its neighbours' boxes)
+    x0 = Math.max(x0, r.left); y0 = Math.max(y0, r.top);
+    x1 = Math.min(x1, r.right); y1 = Math.min(y1, r.bottom);
+    return x1 > x0 && y1 > y0 ? new DOMRect(x0, y0, x1 - x0, y1 - y0) : r;
+  }
+
   function inFixedLayer(el) {
     for (let node = el; node && node !== document.body; node = node.parentElement) {
       const pos = getComputedStyle(node).position;
@@ -99,7 +133,107 @@
     });
   }
 
+  // Roles a person names an element by, from ARIA roles and class-name words (first match wins)
+  const KIND_BY_CLASS = [
+    [/progress/, "progress bar"], [/avatar/, "avatar"], [/logo/, "logo"],
+    [/swatch/, "colour swatch"], [/badge|pill|chip|(^|-)tag(s)?($|-)|label-/, "badge"],
+    [/(^|-)tab(s)?($|-)/, "tab"], [/thumb/, "thumbnail"], [/toggle|switch/, "toggle"],
+    [/alert|toast|notice/, "alert"], [/breadcrumb/, "breadcrumb"], [/pagination|pager/, "pager"],
+    [/dropdown|menu/, "menu"], [/rating|stars?($|-)/, "rating"], [/spinner|loader/, "spinner"],
+    [/banner|hero/, "banner"], [/card|tile|panel/, "card"], [/(^|-)(btn|button)($|-)/, "button"],
+    [/(^|-)icon($|-)|^fa-|^bi-|glyph/, "icon"], [/divider|separator/, "divider"],
+  ];
+  const IMAGE_ROLES = new Set(["avatar", "logo", "colour swatch", "thumbnail", "icon", "banner"]);
+  const KIND_BY_ARIA = {
+    progressbar: "progress bar", tab: "tab", switch: "toggle", slider: "slider", img: "image",
+    button: "button", link: "link", heading: "heading", checkbox: "checkbox", alert: "alert",
+    menuitem: "menu item", navigation: "navigation bar", tablist: "tab bar", status: "status",
+  };
+
+  function classWords(el) {
+    const words = [];
+    for (const cls of el.classList) words.push(...cls.toLowerCase().split(/__|--|_|:/));
+    return words;
+  }
+
+  function kindOf(el, tag, text) {
+    const aria = KIND_BY_ARIA[el.getAttribute("role")];
+    if (aria) return aria;
+    if (tag === "progress" || tag === "meter") return "progress bar";
+    const words = classWords(el);
+    // an image is named by what it shows (avatar, logo, icon), not by the box it sits in
+    const roles = IMAGE_TAGS.has(tag) ? KIND_BY_CLASS.filter(([, k]) => IMAGE_ROLES.has(k))
+      : KIND_BY_CLASS;
+    const byClass = roles.find(([re]) => words.some((w) => re.test(w)));
+    if (byClass && !(byClass[1] === "icon" && text)) {
+      if ((tag === "button" || tag === "a") && byClass[1] === "icon") return "icon button";
+      return byClass[1];
+    }
+    if ((tag === "button" || (tag === "a" && el.getAttribute("role") === "button")) && !text
+        && el.querySelector("svg, img, i")) return "icon button";
+    if (tag === "img" && /logo/i.test(el.getAttribute("alt") + " " + (el.currentSrc || el.src)))
+      return "logo";
+    if (tag === "img" && el.width <= 96 && Math.abs(el.width - el.height) <= 2) {
+      const radius = getComputedStyle(el).borderTopLeftRadius;
+      const round = radius.endsWith("%") ? parseFloat(radius) >= 50
+        : parseFloat(radius) >= el.width / 2 - 1;
+      if (round || /avatar|profile|user|gravatar/i.test(el.currentSrc || el.src)) return "avatar";
+    }
+    if (tag === "div" || tag === "section" || tag === "article") return text ? "text block" : "box";
+    return KIND_BY_TAG[tag] || "element";
+  }
+
+  // Per listing: what ancestors hold is looked up once per ancestor, not once per descendant
+  // (a page of 50,000 cells shares one container)
+  let ancestorText = new Map(), ancestorHeadings = new Map();
+
+  function textOf(node) {
+    if (!ancestorText.has(node)) {
+      ancestorText.set(node, (node.innerText || "").replace(/\s+/g, " ").trim());
+    }
+    return ancestorText.get(node);
+  }
+
+  // The short visible text nearest a textless element: its own content, else a close ancestor's
+  function nearText(el) {
+    let node = el;
+    for (let depth = 0; node && node !== document.body && depth < 4; depth++) {
+      const t = textOf(node);
+      if (t) return t.slice(0, 60);
+      node = node.parentElement;
+    }
+    return "";
+  }
+
+  function headingsIn(node) {
+    if (!ancestorHeadings.has(node)) {
+      ancestorHeadings.set(node, Array.from(
+        node.querySelectorAll("h1, h2, h3, h4, h5, h6, [role=heading]")).filter(
+        (h) => h.getClientRects().length && h.checkVisibility({ visibilityProperty: true })));
+    }
+    return ancestorHeadings.get(node);
+  }
+
+  // The heading of the nearest enclosing block that has one, shown on screen and before the
+  // element (not its own text); never looked for beyond the element's landmark
+  const LANDMARK_SELECTOR = LANDMARKS.map(([sel]) => sel).join(", ");
+  function sectionOf(el) {
+    for (let node = el.parentElement, depth = 0; node && node !== document.body && depth < 8;
+      node = node.parentElement, depth++) {
+      const heading = headingsIn(node).find(
+        (h) => (h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING)
+          && !h.contains(el) && !el.contains(h));
+      if (heading) {
+        const t = textOf(heading);
+        if (t && t.length <= 50) return t;
+      }
+      if (node.matches(LANDMARK_SELECTOR)) break;
+    }
+    return "";
+  }
+
   function collect(opts) {
+    ancestorText = new Map(); ancestorHeadings = new Map();
     const vw = window.innerWidth, vh = window.innerHeight;
     const out = [];
     for (const el of document.body ? document.body.querySelectorAll("*") : []) {
@@ -125,7 +259,8 @@
       if (cs.display.includes("flex")) flags.push("flex");
       if (cs.display.includes("grid")) flags.push("grid");
       if (["Top", "Right", "Bottom", "Left"].every((s) => parseFloat(cs["border" + s + "Width"]) > 0
-          && cs["border" + s + "Style"] !== "none")) flags.push("border");
+          && cs["border" + s + "Style"] !== "none") && borderShows(cs)) flags.push("border");
+      if (el.querySelector("img, svg, picture, video, canvas")) flags.push("has_image");
       const next = el.nextElementSibling;
       if (next && next.localName === tag) {
         const nr = next.getBoundingClientRect();
@@ -134,22 +269,22 @@
       if (el.classList.length) flags.push("classes");
       const styles = {};
       for (const p of opts.properties) styles[p] = cs.getPropertyValue(p);
-      const role = el.getAttribute("role");
-      let kind = KIND_BY_ROLE[role] || KIND_BY_TAG[tag] || "element";
-      if (tag === "a" && /\b(btn|button)\b/i.test(el.className)) kind = "button";
-      if (tag === "span" && /\b(badge|tag|pill|chip)\b/i.test(el.className)) kind = "badge";
-      if (tag === "div" && text) kind = "text block";
-      if (tag === "div" && !text) kind = /\bcard\b/i.test(el.className) ? "card" : "box";
+      const kind = kindOf(el, tag, text);
       let landmark = "";
       for (const [sel, name] of LANDMARKS) {
         if (el.closest(sel) && !el.matches(sel)) { landmark = name; break; }
       }
+      // own text that is only punctuation ('»', '|') names nothing: use the element's label
+      const shown = text && text.length <= 120 && /[\p{L}\p{N}]/u.test(text) ? text : label(el);
       out.push({
         index: out.length, selector: uniqueSelector(el), xpath: xpath(el), tag, kind,
-        text: text && text.length <= 120 ? text : label(el), landmark,
+        text: shown, landmark,
         box: [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)],
         flags, styles, classes: Array.from(el.classList),
         src: tag === "img" ? el.currentSrc || el.src : "",
+        near: shown ? "" : nearText(el), section: sectionOf(el),
+        ink: ((b) => [Math.round(b.x), Math.round(b.y), Math.round(b.width), Math.round(b.height)])(
+          inkBox(el, r, cs, tag)),
       });
     }
     return { elements: out, language: document.documentElement.lang || "" };
@@ -162,7 +297,8 @@
     // a changed element can be laid out absurdly far (1e22 px), which would cross to Python as
     // a float; the gate only needs the part near the viewport
     const r = el.getBoundingClientRect();
-    const px = (v) => Math.max(-1e6, Math.min(1e6, Math.round(v)));
+    // + 0: Math.round(-0.4) is -0, which crosses to Python as the float -0.0
+    const px = (v) => Math.max(-1e6, Math.min(1e6, Math.round(v))) + 0;
     return [px(r.x), px(r.y), px(r.width), px(r.height)];
   }
 
@@ -202,9 +338,18 @@
     },
     class_swap(el, m) {
       const before = el.getAttribute("class");
-      el.classList.replace(m.old, m.value);
+      if (!el.classList.replace(m.oldClass, m.newClass)) throw new Error("class not on element");
       undo.push(() => el.setAttribute("class", before));
-      return el.getAttribute("class");
+      return getComputedStyle(el).getPropertyValue(m.read);
+    },
+    rule_edit(el, m) {
+      const style = ruleRefs[m.rule].style;
+      const before = style.getPropertyValue(m.property);
+      const priority = style.getPropertyPriority(m.property);
+      style.setProperty(m.property, m.value, priority);
+      undo.push(() => (before ? style.setProperty(m.property, before, priority)
+        : style.removeProperty(m.property)));
+      return getComputedStyle(el).getPropertyValue(m.read);
     },
     remove(el, m) {
       const parent = el.parentNode, next = el.nextSibling;
@@ -255,5 +400,56 @@
     while (undo.length) undo.pop()();
   }
 
-  window.__spotdiff = { collect, apply, revert };
+  // The stylesheets the page applies, in document order: a linked sheet by URL (its text is
+  // the response Python saw), a <style> block (or rules inserted by script) by its rules' text.
+  function sheets() {
+    const out = [];
+    const visit = (sheet) => {
+      if (sheet.disabled) return;
+      const media = sheet.media ? sheet.media.mediaText : "";
+      const inline = !sheet.href;
+      let rules = null;
+      try { rules = sheet.cssRules; } catch (e) { rules = null; }  // cross-origin
+      out.push({ href: sheet.href || "", media,
+        text: inline && rules ? Array.from(rules, (r) => r.cssText).join("\n") : "" });
+      for (const rule of rules || []) {
+        if (rule instanceof CSSImportRule && rule.styleSheet) visit(rule.styleSheet);
+      }
+    };
+    for (const sheet of document.styleSheets) visit(sheet);
+    return out;
+  }
+
+  // Style rules (of sheets the page may read) that declare one of `properties` and whose
+  // selector matches exactly one element: a rule edit there changes that element alone.
+  const ruleRefs = [];
+  function ruleTargets(properties) {
+    const out = [];
+    const visit = (rules) => {
+      for (const rule of rules) {
+        if (rule instanceof CSSStyleRule) {
+          const declared = properties.filter((p) => rule.style.getPropertyValue(p) !== "");
+          if (!declared.length) continue;
+          let hits;
+          try { hits = document.querySelectorAll(rule.selectorText); } catch (e) { continue; }
+          if (hits.length !== 1) continue;
+          ruleRefs.push(rule);
+          out.push({ selector: uniqueSelector(hits[0]), ruleSelector: rule.selectorText,
+            rule: ruleRefs.length - 1, properties: declared });
+        } else if (rule instanceof CSSMediaRule) {
+          if (window.matchMedia(rule.conditionText).matches) visit(rule.cssRules);
+        } else if (rule.cssRules && !(rule instanceof CSSKeyframesRule)) {
+          visit(rule.cssRules);  // @supports, @layer
+        }
+      }
+    };
+    for (const sheet of document.styleSheets) {
+      let rules = null;
+      try { rules = sheet.cssRules; } catch (e) { continue; }  // cross-origin
+      if (!sheet.disabled) visit(rules);
+    }
+    return out;
+  }
+
+  window.__spotdiff = { collect, apply, revert, sheets, ruleTargets };
 })();

@@ -21,12 +21,19 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
-from playwright.async_api import Browser, BrowserContext, Playwright, Route, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Playwright,
+    Response,
+    Route,
+    async_playwright,
+)
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page as PwPage
 
 from spotdiff.config import BrowserConfig, RenderConfig
-from spotdiff.records import Element, Page, Shot
+from spotdiff.records import Element, Page, RuleTarget, SheetText, Shot
 from spotdiff.renderer.browser import BrowserChoice, launch_options
 
 log = logging.getLogger("spotdiff.renderer")
@@ -101,11 +108,43 @@ class LoadedPage:
         self._revert_pending = False
         self.language = ""
         self._cdp: Any = None
+        self._css: dict[str, Response] = {}  # stylesheet responses by URL, for stylesheets()
+        pw_page.on("response", self._on_response)
         pw_page.on("crash", lambda _: self._fail("renderer_crashed"))
         pw_page.on("framenavigated", self._on_navigation)
 
     def _fail(self, reason: str) -> None:
         self.failure = self.failure or reason
+
+    def _on_response(self, response: Response) -> None:
+        if response.request.resource_type == "stylesheet":
+            self._css[response.url] = response
+
+    async def stylesheets(self) -> list[SheetText]:
+        """The stylesheets the page applies, in document order, with their text (a linked
+        sheet's from its response: live, or the archive's copy under replay)."""
+        start = time.perf_counter()
+        found = await self._call(self.pw_page.evaluate("() => window.__spotdiff.sheets()"))
+        out = []
+        for sheet in found:
+            text = sheet["text"]
+            if sheet["href"]:
+                response = self._css.get(sheet["href"])
+                try:
+                    text = await asyncio.wait_for(response.text(), 10) if response else ""
+                except (asyncio.TimeoutError, PlaywrightError, UnicodeDecodeError):
+                    text = ""  # a body the browser no longer holds: no scales from it
+            if text:
+                out.append(SheetText(sheet["href"], text, sheet["media"]))
+        self.timings["stylesheets"] += time.perf_counter() - start
+        return out
+
+    async def rule_targets(self, properties: list[str]) -> list[RuleTarget]:
+        """Rules that declare one of `properties` and whose selector matches one element."""
+        found = await self._call(self.pw_page.evaluate(
+            "p => window.__spotdiff.ruleTargets(p)", properties))
+        return [RuleTarget(t["selector"], t["ruleSelector"], t["rule"], tuple(t["properties"]))
+                for t in found]
 
     def _on_navigation(self, frame: Any) -> None:
         if self._cdp is not None and frame == self.pw_page.main_frame:
@@ -119,7 +158,8 @@ class LoadedPage:
         try:
             result = await asyncio.wait_for(what, timeout or self.cfg.load_timeout_s)
         except asyncio.TimeoutError as e:
-            raise PageSkipped("page_timeout") from e
+            # a call the page's navigating away left hanging counts as the navigation
+            raise PageSkipped(self.failure or "page_timeout") from e
         except PlaywrightError as e:
             reason = self.failure or error_reason(str(e), self.cfg.allowed_hosts is not None)
             raise PageSkipped(reason, str(e).splitlines()[0]) from e
@@ -160,7 +200,8 @@ class LoadedPage:
                 index=e["index"], selector=e["selector"], xpath=e["xpath"], tag=e["tag"],
                 kind=e["kind"], text=e["text"], landmark=e["landmark"], box=tuple(e["box"]),
                 flags=frozenset(e["flags"]), styles=e["styles"],
-                classes=tuple(e["classes"]), src=e["src"],
+                classes=tuple(e["classes"]), src=e["src"], near=e["near"],
+                section=e["section"], ink=tuple(e["ink"]),
             )
             for e in found["elements"]
         ]

@@ -1,0 +1,210 @@
+"""The class-swap twin of a value operator: the element's utility class swapped for another class
+of its scale, measured in the operator's own terms (px, weight steps, ΔE2000, keywords) so the
+twin shares the inline change's tiers, gate and sentence.
+
+A class is an option only when it decides the element's value: what its rule gives must be what
+the element shows now (a class overridden by a more specific rule would change nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spotdiff.mutators.catalogue import (
+    ColorValue,
+    KeywordValue,
+    NumericValue,
+    OperatorSpec,
+    StepsValue,
+)
+from spotdiff.mutators.colors import RGB, delta_e, parse_color, to_hex
+from spotdiff.mutators.stylesheets import (
+    Scale,
+    Scales,
+    Viewport,
+    authored_color,
+    length_px,
+    shorthand_length,
+)
+from spotdiff.mutators.values import Change, current, first_number, font_px
+from spotdiff.records import Element
+
+Reading = float | int | RGB | str  # a value in the rule's terms: px or number, step, colour, word
+
+
+@dataclass(frozen=True)
+class SwapOption:
+    """A class on the element that decides the operator's property, and the scale it is on."""
+
+    old_class: str
+    scale: Scale
+    property: str
+
+
+@dataclass(frozen=True)
+class Swap:
+    change: Change
+    old_class: str
+    new_class: str
+    steps: int  # classes moved along the scale
+
+
+def _nearest_step(values: list[str], number: float) -> int | None:
+    numbers = [first_number(v) for v in values]
+    if None in numbers:
+        return None
+    return int(np.argmin([abs(n - number) for n in numbers]))  # type: ignore[operator]
+
+
+def read(spec: OperatorSpec, element: Element, value: str,
+         viewport: Viewport = Viewport()) -> Reading | None:  # noqa: B008 - frozen default
+    """`value` (authored by a class, or computed by the browser) in the terms of the operator's
+    value rule; None when it has none."""
+    rule = spec.value
+    value = value.strip()
+    if isinstance(rule, NumericValue):
+        scale = font_px(element) if rule.unit == "em" else 1.0
+        if value in rule.keywords:
+            return rule.keywords[value] * scale
+        px = length_px(value, font_px(element), viewport)
+        if px is None:  # a shorthand's one length: `border: 1px solid #dee2e6`
+            px = shorthand_length(value, font_px(element), viewport)
+        if px is not None and rule.unit == "em" and _is_number(value):
+            px *= scale  # a unitless line height is a multiple of the font size
+        return px
+    if isinstance(rule, StepsValue):
+        if value in rule.values:
+            return rule.values.index(value)
+        number = first_number(value) if _is_number(value) else None
+        return None if number is None else _nearest_step(rule.values, number)
+    if isinstance(rule, ColorValue):
+        parsed = authored_color(value)
+        return parsed[0] if parsed is not None and parsed[1] >= 0.99 else None
+    if isinstance(rule, KeywordValue):
+        return value if value.replace("-", "").isalpha() else None
+    return None
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _current(spec: OperatorSpec, element: Element) -> Reading | None:
+    rule, value = spec.value, current(spec, element)
+    if isinstance(rule, NumericValue):
+        scale = font_px(element) if rule.unit == "em" else 1.0
+        return first_number(value, {k: v * scale for k, v in rule.keywords.items()})
+    if isinstance(rule, ColorValue):
+        parsed = parse_color(value)
+        return parsed[0] if parsed is not None and parsed[1] >= 0.5 else None
+    return read(spec, element, value)
+
+
+def same(spec: OperatorSpec, a: Reading | None, b: Reading | None) -> bool:
+    """Whether two readings are one value as far as the eye and the sentence go."""
+    if a is None or b is None:
+        return False
+    if isinstance(spec.value, NumericValue):
+        return abs(float(a) - float(b)) <= (0.005 if spec.value.unit == "number" else 0.5)  # type: ignore[arg-type]
+    if isinstance(spec.value, ColorValue):
+        return delta_e(a, b) < 1.0  # type: ignore[arg-type]
+    return a == b
+
+
+def _change(spec: OperatorSpec, element: Element, old: Reading, new: Reading) -> Change | None:
+    rule = spec.value
+    if same(spec, old, new):
+        return None
+    if isinstance(rule, NumericValue):
+        old_f, new_f = float(old), float(new)  # type: ignore[arg-type]
+        if ((rule.minimum is not None and new_f < rule.minimum * _em(rule, element))
+                or (rule.maximum is not None and new_f > rule.maximum * _em(rule, element))):
+            return None
+        direction = "increase" if new_f > old_f else "decrease"
+        if rule.direction not in ("either", direction):
+            return None
+        digits = 2 if rule.unit == "number" else 1
+        suffix = {"number": "", "deg": "deg"}.get(rule.unit, "px")
+        return Change(old=f"{round(old_f, digits):g}{suffix}",
+                      new=f"{round(new_f, digits):g}{suffix}",
+                      magnitude=round(abs(new_f - old_f) / _em(rule, element), 4),
+                      direction=direction)
+    if isinstance(rule, StepsValue):
+        step = int(new) - int(old)  # type: ignore[call-overload]
+        direction = "increase" if step > 0 else "decrease"
+        if rule.direction not in ("either", direction):
+            return None
+        return Change(old=current(spec, element), new=rule.values[int(new)],  # type: ignore[call-overload]
+                      magnitude=abs(step), direction=direction)
+    if isinstance(rule, ColorValue):
+        return Change(old=to_hex(old), new=to_hex(new),  # type: ignore[arg-type]
+                      magnitude=round(delta_e(old, new), 2), direction="changed")  # type: ignore[arg-type]
+    return Change(old=str(old), new=str(new), magnitude=0, direction="changed")
+
+
+def _em(rule: NumericValue, element: Element) -> float:
+    return font_px(element) if rule.unit == "em" else 1.0
+
+
+def options(spec: OperatorSpec, element: Element, scales: Scales,
+            viewport: Viewport = Viewport()) -> list[SwapOption]:  # noqa: B008 - frozen default
+    """The element's classes on a scale of the operator's property that decide its value now."""
+    rule = spec.class_swap
+    if rule is None:
+        return []
+    allowed = set(rule.properties) | set(rule.companions)
+    now = _current(spec, element)
+    found = []
+    for cls in element.classes:
+        for scale in scales.of(cls):
+            prop = next((p for p in rule.properties if p in scale.properties), None)
+            if prop is None or not set(scale.properties) <= allowed:
+                continue
+            member = scale.members[scale.index(cls)]
+            if same(spec, read(spec, element, member.value(prop), viewport), now):
+                found.append(SwapOption(cls, scale, prop))
+    return found
+
+
+def swaps(spec: OperatorSpec, element: Element, option: SwapOption,
+          viewport: Viewport = Viewport()) -> list[Swap]:  # noqa: B008 - frozen default
+    """Every other class of the option's scale, as the change it would make."""
+    old = _current(spec, element)
+    start = option.scale.index(option.old_class)
+    out = []
+    for i, member in enumerate(option.scale.members):
+        if member.name == option.old_class or old is None:
+            continue
+        new = read(spec, element, member.value(option.property), viewport)
+        change = None if new is None else _change(spec, element, old, new)
+        if change is not None:
+            out.append(Swap(change, option.old_class, member.name, abs(i - start)))
+    return out
+
+
+def pick(spec: OperatorSpec, element: Element, found: list[SwapOption], target: float,
+         tier: str, area: float, rng: np.random.Generator,
+         viewport: Viewport = Viewport()) -> Swap | None:  # noqa: B008 - frozen default
+    """A swap whose magnitude falls in `tier` (any, for operators tiered by area), else the one
+    nearest `target`; None when the scales offer no change."""
+    candidates = [s for option in found for s in swaps(spec, element, option, viewport)]
+    if not candidates:
+        return None
+    if spec.magnitude == "area":
+        return candidates[int(rng.integers(0, len(candidates)))]
+    in_tier = [s for s in candidates if spec.tier_of(s.change.magnitude, area) == tier]
+    if in_tier:
+        return in_tier[int(rng.integers(0, len(in_tier)))]
+    return min(candidates, key=lambda s: abs(s.change.magnitude - target))
+
+
+def holds(spec: OperatorSpec, element: Element, expected: str, computed: str) -> bool:
+    """Whether the value the browser computed after a class swap (or a rule edit) is the one
+    ground truth states."""
+    return same(spec, read(spec, element, expected), read(spec, element, computed))

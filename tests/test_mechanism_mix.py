@@ -1,0 +1,36 @@
+"""A split's mechanism mix: selection keeps each mechanism to its share and reports the fill."""
+
+from __future__ import annotations
+
+import pytest
+
+from spotdiff.config import ConfigError
+from spotdiff.generator.selection import Quota, load_split, mechanism_fill, select
+
+
+def test_selection_holds_each_mechanism_to_its_share():
+    quota = Quota({("*", "*"): 6}, max_per_page=2, mechanisms={"inline": 0.5, "class_swap": 0.5})
+    rows = [[("color", "easy"), ("font_size", "hard")]] * 6
+    mechs = [["inline", "inline"], ["inline", "class_swap"], ["inline", "inline"],
+             ["inline", "inline"], ["class_swap", "class_swap"], ["inline", "text"]]
+    chosen = select(rows, [f"d{i}" for i in range(6)], quota, mechs)
+    picked = [mechs[u][i] for u, picks in enumerate(chosen) for i in picks]
+    assert sorted(picked) == ["class_swap"] * 3 + ["inline"] * 3
+    assert "text" not in picked  # a mechanism the mix does not name is not selected
+    fill = mechanism_fill(mechs, chosen, quota)
+    assert fill == {"inline": [3, 3, 8], "class_swap": [3, 3, 3]}
+
+
+def test_without_a_mix_selection_is_unchanged():
+    quota = Quota({("*", "*"): 3}, max_per_page=1)
+    rows = [[("color", "easy")]] * 4
+    assert select(rows, ["a", "b", "c", "d"], quota, [["class_swap"]] * 4) == \
+        select(rows, ["a", "b", "c", "d"], quota)
+    assert mechanism_fill([["inline"]] * 4, [[0], [0], [0], []], quota) == {}
+
+
+def test_a_mix_over_one_is_refused(tmp_path):
+    split = tmp_path / "s.yaml"
+    split.write_text("mechanisms: {inline: 0.8, class_swap: 0.5}\n")
+    with pytest.raises(ConfigError, match="mechanisms"):
+        load_split(split)
