@@ -114,6 +114,11 @@ def generate_command(
     ] = None,
     max_pairs_per_page: Annotated[int | None, typer.Option(
         min=1, help="Override the split's pairs per page.")] = None,
+    max_domain_share: Annotated[float | None, typer.Option(
+        min=0.01, max=1.0, help="Override the split's cap on one domain category's share of the "
+        "pairs.")] = None,
+    strict: Annotated[bool, typer.Option(
+        help="Exit non-zero when fewer rows are written than the split asks for.")] = False,
     mutations_per_pair: Annotated[int | None, typer.Option(min=1, max=3)] = None,
     seed: Annotated[int | None, typer.Option(help="Overrides the config's seed.")] = None,
     max_pages: Annotated[int | None, typer.Option(min=1)] = None,
@@ -168,7 +173,7 @@ def generate_command(
         try:
             if split_file is not None:
                 req = split_request(split_file, pages, out, cfg, quota, max_pairs_per_page,
-                                    no_diff, options)
+                                    max_domain_share, no_diff, options)
             else:
                 req = RunRequest.for_pairs(pages, out, pairs, 8 if no_diff is None else no_diff,
                                            cfg, **options)
@@ -190,9 +195,14 @@ def generate_command(
                 Path(e.filename or out), e)
             fail(f"{error}; finished pages are kept, the same command resumes", 1)
     console.print(_summary(stats))
+    short = _shortfall_lines(stats)
+    for line in short:
+        console.print(line)
     console.print(f"wrote {out}/data, {out}/stats.json, {out}/config.yaml")
     if empty := empty_run(stats):
         fail(empty, 1)
+    if short and strict:
+        raise typer.Exit(1)
 
 
 def empty_run(stats: dict[str, Any]) -> str | None:
@@ -205,6 +215,26 @@ def empty_run(stats: dict[str, Any]) -> str | None:
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items(), key=lambda kv: -kv[1]))
     return ("no rows written: " + (f"pages skipped: {reasons}" if reasons
                                    else "no candidate passed the gate"))
+
+
+def _shortfall_lines(stats: dict[str, Any]) -> list[str]:
+    """The honest ending: each cell the run could not fill, and why."""
+    lines = [f"  {op} {tier}: {why}" for op, tiers in sorted(stats["short_cells"].items())
+             for tier, why in tiers.items()]
+    if stats["short_no_diff"]:
+        lines.append(f"  no_diff: {stats['short_no_diff']} of {stats['requested']['no_diff']} "
+                     "controls missing (pages exhausted)")
+    if not lines:
+        return []
+    wanted = sum(stats["requested"]["cells"].values()) + stats["requested"]["no_diff"]
+    written = sum(stats["rows"].values())
+    cap = stats["domain_cap"]
+    head = [f"[bold yellow]short: {written} of {wanted} rows written[/]"]
+    if not cap["met"]:
+        head.append(f"  the domain cap allows {cap['rows_allowed']} of {cap['rows_wanted']} "
+                    f"pairs: {cap['rows_per_category']} a category; pages per category "
+                    + ", ".join(f"{k} {v}" for k, v in cap["categories"].items()))
+    return head + lines
 
 
 app.command()(report)
@@ -246,11 +276,13 @@ def calibrate_command(
 
 
 def split_request(split_file: Path, pages: list, out: Path, cfg: RunConfig, quota: int | None,
-                  max_pairs_per_page: int | None, no_diff: int | None,
-                  options: dict[str, Any]) -> RunRequest:
+                  max_pairs_per_page: int | None, max_domain_share: float | None,
+                  no_diff: int | None, options: dict[str, Any]) -> RunRequest:
     split = load_split(split_file)
     changes = {k: v for k, v in (("quota_per_cell", quota), ("no_diff", no_diff),
-                                 ("max_pairs_per_page", max_pairs_per_page)) if v is not None}
+                                 ("max_pairs_per_page", max_pairs_per_page),
+                                 ("max_domain_share", max_domain_share))
+               if v is not None}
     split = split.model_copy(update=changes)
     catalogue = load_catalogue(cfg.operator_paths())
     unknown = set(split.operators or []) - set(catalogue)

@@ -52,6 +52,8 @@ class CandidateConfig(Strict):
 class SamplingConfig(Strict):
     tries_per_page: int = Field(80, ge=1)
     max_pairs_per_page: int = Field(12, ge=1)
+    tries_per_cell: int = Field(2, ge=1, description=(
+        "Split runs: candidates a page tries at one operator × tier cell before the next."))
     mutations_per_pair: int = Field(1, ge=1, le=3)
     reload_per_try: bool = Field(False, description="Benchmark baseline only: load the page "
                                  "afresh for every try instead of once per page.")

@@ -15,7 +15,7 @@ class Page:
     """A page to render: live from `url`, or replayed offline from its `archive` (HAR)."""
 
     url: str
-    domain: str = "unknown"
+    domain: str | None = None  # its category; None: classified once loaded
     language: str | None = None
     archive: Path | None = None
     key: str | None = None  # stable identity when the URL is not (e.g. a server on a random port)

@@ -106,7 +106,9 @@ def test_a_worker_error_on_two_pages_in_a_row_stops_the_run(tmp_path, test_site)
     urls.write_text("".join(f"{test_site}{name}\n" for name in
                             ("basic.html", "catalogue.html", "basic.html?again")))
     broken_encoder(tmp_path / "broken.onnx")
-    cfg = config(tmp_path, clip={"backend": "onnx", "onnx_path": str(tmp_path / "broken.onnx")})
+    # with bounds on clip_distance the encoder runs in the gate, in the worker, on every page
+    cfg = config(tmp_path, clip={"backend": "onnx", "onnx_path": str(tmp_path / "broken.onnx")},
+                 gate={"clip_distance": [0.0, 2.0]})
     result = invoke("generate", "--urls-file", urls, "--out", tmp_path / "ds", "--config", cfg,
                     "--workers", 1, "--pages-in-flight", 1, "--pairs", 3, "--no-diff", 0)
     assert result.exit_code == 1

@@ -59,3 +59,22 @@ def test_pages_try_only_the_operators_and_tiers_a_quota_wants():
     anything = Quota.total_pairs(10, max_per_page=2)
     assert anything.operators(["color", "text"]) == ["color", "text"]
     assert anything.tiers() == ("easy", "medium", "hard")
+
+
+def test_settled_rows_are_selected_whatever_the_other_units_give():
+    import random
+
+    from spotdiff.generator.selection import settled
+
+    rng = random.Random(0)
+    for _ in range(300):
+        units, per_page = rng.randint(1, 8), rng.randint(1, 5)
+        quota = Quota.total_pairs(rng.randint(1, 30), per_page)
+        mine, position = rng.randint(0, 6), rng.randrange(units)
+        keep = settled(quota, units, position, mine)
+        for _ in range(5):  # the other units give any number of rows
+            rows = [[("a", "easy")] * rng.randint(0, 6) for _ in range(units)]
+            rows[position] = [("a", "easy")] * mine
+            chosen = select(rows, ["d"] * units, quota)
+            assert set(range(keep)) <= set(chosen[position])
+    assert settled(Quota({("color", "easy"): 3}, 1), 4, 0, 1) == 0  # cells: not settled early

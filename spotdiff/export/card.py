@@ -36,7 +36,8 @@ COLUMN_NOTES = {
     "change_regions_json": "[[x, y, w, h], …] of the connected changed regions",
     **{f"diff_bbox_{k}": "box of every changed pixel (−1: nothing changed)" for k in "xywh"},
     **{f"target_bbox_{k}": "box of the changed element (−1: none)" for k in "xywh"},
-    "url": "the page", "language": "the page's language", "operator": "operator(s), `+`-joined",
+    "url": "the page", "site": "the host (and port) the page came from",
+    "language": "the page's language", "operator": "operator(s), `+`-joined",
 }
 
 
@@ -123,7 +124,7 @@ screenshots of one page, before and after **one CSS property of one element** wa
 {len(rows) - len(visual)} rows), with exact ground truth: the element, its box, the property,
 the old and new values, the direction and magnitude, and an English sentence. Made with
 [spotdiff](https://github.com/spotdiff/spotdiff); the columns are DiffSpot's
-(Tencent/DiffSpot) plus `url`, `language` and `operator`.
+(Tencent/DiffSpot) plus `url`, `site`, `language` and `operator`.
 
 Splits: {", ".join(f"`{s}` {n} rows" for s, n in counts.items())}, from
 {len({r["url"] for r in rows})} pages ({pages.get("loaded", "?")} of {pages.get("total", "?")}

@@ -41,6 +41,7 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("target_bbox_w", pa.int32()),
     ("target_bbox_h", pa.int32()),
     ("url", pa.string()),
+    ("site", pa.string()),  # the host (and port) the page came from; `domain` is its category
     ("language", pa.string()),
     ("operator", pa.string()),
 ]

@@ -1,10 +1,11 @@
-"""Pair → row: DiffSpot's columns plus spotdiff's own (url, language, operator)."""
+"""Pair → row: DiffSpot's columns plus spotdiff's own (url, site, language, operator)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from spotdiff.grounding.visual import union_box
 from spotdiff.mutators.catalogue import TIERS, mechanism_name
@@ -18,6 +19,13 @@ def pair_id(pair: Pair) -> str:
         key = "|".join(f"{pair.page.identity}|{m.operator}|{m.element.selector}|{m.new_value}"
                        for m in pair.mutations)
     return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def site_of(url: str) -> str:
+    """The host a page came from, with its port when the URL names one."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def hardest(tiers: list[str]) -> str:
@@ -68,7 +76,7 @@ def to_row(pair: Pair, templates: dict[str, str]) -> dict[str, Any]:
         "ground_truth_diff": pair.sentence,
         "mutation_dicts_json": dicts,
         "mutation_types": operators,
-        "domain": pair.page.domain,
+        "domain": pair.page.domain or "unknown",
         "pixel_diff": pair.metrics["pixel_diff"],
         "target_diff": pair.metrics["target_diff"],
         "outside_diff": pair.metrics["outside_diff"],
@@ -85,6 +93,7 @@ def to_row(pair: Pair, templates: dict[str, str]) -> dict[str, Any]:
         "target_bbox_w": box[2],
         "target_bbox_h": box[3],
         "url": pair.page.url,
+        "site": site_of(pair.page.url),
         "language": pair.language,
         "operator": "+".join(operators) if operators else "none",
     }

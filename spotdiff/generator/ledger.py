@@ -112,6 +112,7 @@ class RunDir:
             "mechanisms": ["+".join(mechanism_name(m.mechanism) for m in pair.mutations)
                            for pair in result.pairs if pair.task_type == "visual_diff"],
             "no_diff": sum(row["task_type"] == "no_diff" for row in rows),
+            "category": result.category,
             "rejects": rejects,
             "stats": result.stats.data,
         })

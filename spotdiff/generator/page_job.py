@@ -6,14 +6,17 @@ import asyncio
 import dataclasses
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from spotdiff.config import RunConfig
+from spotdiff.crawler.classify import Classifier
+from spotdiff.export.rows import hardest
+from spotdiff.generator.selection import ANY, Cell, PagePlan, matches
 from spotdiff.generator.stats import Stats
 from spotdiff.grounding.embedding import EmbeddingCache, load_embedder
-from spotdiff.grounding.gate import verdict
+from spotdiff.grounding.gate import clip_verdict, verdict
 from spotdiff.grounding.metrics import (
     boxes_overlap,
     diff_mask,
@@ -27,21 +30,25 @@ from spotdiff.grounding.visual import union_box as regions_box
 from spotdiff.mutators import class_swap
 from spotdiff.mutators.catalogue import TIERS, OperatorSpec, mechanism_name
 from spotdiff.mutators.describe import describe_element, describe_page, sentence
-from spotdiff.mutators.planner import page_context, plan
+from spotdiff.mutators.planner import page_context
+from spotdiff.mutators.planner import plan as plan_mutations
 from spotdiff.mutators.stylesheets import Scales, Viewport, discover
-from spotdiff.records import Box, Mutation, Page, Pair, Shot
+from spotdiff.records import Box, Element, Mutation, Page, Pair, Shot
 from spotdiff.renderer.session import LoadedPage, PageSkipped, Renderer
 
 # Mechanisms whose revert re-inserts or re-points content, so the first frame is checked after it
 RELOADING_MECHANISMS = frozenset({"attribute", "remove", "duplicate", "swap_next"})
 NO_DIFF_SENTENCE = "There is no visual difference between the two screenshots."
+# what the crawler's classifier reads of a page
+PAGE_TEXT = """() => ({title: document.title || '',
+  text: document.body ? document.body.innerText.slice(0, 5000) : ''})"""
 
 
 @dataclass(frozen=True)
 class PageUnit:
     index: int
     page: Page
-    quota: int  # accepted pairs wanted from this page
+    plan: PagePlan  # what to try on it
     no_diff: int = 0  # no-diff controls to make from this page
 
 
@@ -66,6 +73,7 @@ class PageResult:
     pairs: list[Pair] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
+    category: str | None = None  # the page's domain category; None when it did not load
 
 
 def style_properties(catalogue: dict[str, OperatorSpec]) -> list[str]:
@@ -105,6 +113,7 @@ class PageJob:
         self.keep_rejects = keep_rejects
         self.tiers = tiers
         self.properties = style_properties(catalogue)
+        self.classifier = Classifier.from_file(cfg.resolve(cfg.crawl.categories))
         self._embeddings: EmbeddingCache | None = None  # loaded on first use, in the worker
 
     async def run(self, unit: PageUnit) -> PageResult:
@@ -115,16 +124,26 @@ class PageJob:
         try:
             with stats.timed("load"):
                 loaded = await self.renderer.open(unit.page)
+            await self._classify(loaded)
+            result.category = loaded.page.domain
             await self._mutate(loaded, unit, result)
             stats.count("pages", "loaded")
         except PageSkipped as e:
             stats.count("pages", "skipped", e.reason)
-            result.pairs, result.rejects = [], []
+            result.pairs, result.rejects, result.category = [], [], None
         finally:
             if loaded is not None:
                 self._add_timings(stats, loaded)
                 await loaded.close()
         return result
+
+    async def _classify(self, loaded: LoadedPage) -> None:
+        """A page without a category gets the crawler's, from its URL, title and visible text."""
+        if loaded.page.domain is not None:
+            return
+        found = await loaded.evaluate(PAGE_TEXT)
+        category = self.classifier.classify(loaded.page.url, found["title"], found["text"])
+        loaded.page = replace(loaded.page, domain=category)
 
     @staticmethod
     def _add_timings(stats: Stats, loaded: LoadedPage) -> None:
@@ -133,41 +152,84 @@ class PageJob:
 
     async def _mutate(self, loaded: LoadedPage, unit: PageUnit, result: PageResult) -> None:
         c, r, stats = self.cfg.candidates, self.cfg.render, result.stats
-        with stats.timed("enumerate"):
-            elements = await loaded.elements(self.properties, {
-                "minWidth": c.min_width, "minHeight": c.min_height,
-                "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements})
-        elements = describe_page(elements, r.width, r.height)
-        stats.count("elements", n=len(elements))
-        before = await loaded.stable_screenshot()
-        scales = await self._scales(loaded, stats)
-        rules = (await loaded.rule_targets(sorted(
-            {s.property for s in self.catalogue.values() if s.mechanism == "style"}))
-            if self.cfg.sampling.mechanisms.get("rule_edit") else [])
-        rng = page_seed(self.cfg.seed, unit.page.identity)
-        planned = plan(elements, self.catalogue, rng, page_context(elements), (r.width, r.height),
-                       self.tiers, scales, self.cfg.sampling.mechanisms, rules)
-        tried = 0
-        for group in group_mutations(planned, self.cfg.sampling.mutations_per_pair, stats):
-            if len(result.pairs) >= unit.quota or tried >= self.cfg.sampling.tries_per_page:
-                break
-            tried += 1
-            outcome = await self._try_on(unit.page, loaded, before, group, stats)
-            if outcome.pair is not None and outcome.reason is None:
-                result.pairs.append(outcome.pair)
-            elif outcome.pair is not None and self._keep(result, outcome.reason):
-                result.rejects.append(Reject(outcome.reason, outcome.pair))
-            if not outcome.restored:
-                # the page no longer shows its first frame: keep what it gave, try no more
-                stats.count("pages", "revert_failed")
-                break
-        if tried:
-            await self._check_baseline(loaded, before, stats)
-        for _ in range(unit.no_diff):
-            result.pairs.append(await self._no_diff(unit.page, before, loaded.language, stats))
+        plan = unit.plan
+        if plan.cells and loaded.page.domain in plan.closed:
+            stats.count("pages", "category_full")  # its category is at the domain cap
+            plan = replace(plan, cells=())
+        before = None
+        if plan.cells:
+            with stats.timed("enumerate"):
+                elements = await loaded.elements(self.properties, {
+                    "minWidth": c.min_width, "minHeight": c.min_height,
+                    "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements})
+            elements = describe_page(elements, r.width, r.height)
+            stats.count("elements", n=len(elements))
+            before = await loaded.stable_screenshot()
+            scales = await self._scales(loaded, stats)
+            rules = (await loaded.rule_targets(sorted(
+                {s.property for s in self.catalogue.values() if s.mechanism == "style"}))
+                if self.cfg.sampling.mechanisms.get("rule_edit") else [])
+            tried = await self._try_cells(loaded, unit, plan, elements, before, result,
+                                          scales, rules)
+            if tried:
+                await self._check_baseline(loaded, before, stats)
+        if unit.no_diff:
+            language = loaded.language or await loaded.evaluate(
+                "() => document.documentElement.lang || ''") or loaded.page.language or ""
+            before = before or await loaded.stable_screenshot()
+            for _ in range(unit.no_diff):
+                result.pairs.append(await self._no_diff(loaded.page, before, language, stats))
         with result.stats.timed("ssim_regions"):
             await asyncio.to_thread(self._measure, result.pairs)
-        await self._embed(result)
+
+    async def _try_cells(self, loaded: LoadedPage, unit: PageUnit, plan: PagePlan,
+                         elements: list[Element], before: Shot, result: PageResult,
+                         scales: Scales, rules: list) -> int:
+        """Try the plan's cells in turn until the page holds `plan.pairs` accepted pairs in
+        them; returns the candidates tried."""
+        r, stats = self.cfg.render, result.stats
+        rng = page_seed(self.cfg.seed, unit.page.identity)
+        context = page_context(elements)
+        held = tried = 0
+        for position, cell in enumerate(plan.cells):
+            operators = self.catalogue if cell[0] == ANY else (
+                {cell[0]: self.catalogue[cell[0]]} if cell[0] in self.catalogue else {})
+            tiers = self.tiers if cell[1] == ANY else (cell[1],)
+            planned = plan_mutations(elements, operators, rng, context, (r.width, r.height),
+                                     tiers, scales, self.cfg.sampling.mechanisms, rules)
+            in_cell = 0
+            for group in group_mutations(planned, self.cfg.sampling.mutations_per_pair, stats):
+                if (held >= plan.pairs or tried >= plan.tries
+                        or in_cell >= plan.tries_at(position)):
+                    break
+                tried += 1
+                in_cell += 1
+                outcome = await self._try_on(unit.page, loaded, before, group, stats)
+                if outcome.pair is not None and outcome.reason is None:
+                    result.pairs.append(outcome.pair)
+                    if self._counts(plan.cells, outcome.pair):
+                        held += 1
+                        if cell != (ANY, ANY):
+                            break  # this cell has its pair: on to the next one
+                elif outcome.pair is not None and self._keep(result, outcome.reason):
+                    result.rejects.append(Reject(outcome.reason, outcome.pair))
+                if not outcome.restored:
+                    # the page no longer shows its first frame: keep what it gave, try no more
+                    stats.count("pages", "revert_failed")
+                    return tried
+            if not in_cell:
+                stats.count("cells", *cell, "no_candidate")
+            if held >= plan.pairs or tried >= plan.tries:
+                break
+        return tried
+
+    @staticmethod
+    def _counts(cells: Sequence[Cell], pair: Pair) -> bool:
+        """Whether an accepted pair is one the plan asks for (its applied tier may differ
+        from the one aimed at)."""
+        tier = hardest([m.tier for m in pair.mutations])
+        operator = "+".join(m.operator for m in pair.mutations)
+        return any(matches(cell, operator, tier) for cell in cells)
 
     async def _scales(self, loaded: LoadedPage, stats: Stats) -> Scales | None:
         """The page's utility scales, when an operator has a class-swap twin."""
@@ -191,36 +253,21 @@ class PageJob:
             pair.metrics["ssim_target"] = (ssim(before, after, pair.target_box)
                                            if pair.target_box else pair.metrics["ssim"])
 
-    async def _embed(self, result: PageResult) -> None:
-        """clip_distance for every pair of the page in one batch (the before image once), and
-        the gate's bound on it."""
-        if not result.pairs or self.cfg.clip.backend == "none":
-            return
+    async def _clip_distance(self, before: Shot, after: Shot, stats: Stats) -> float | None:
+        """The embedding distance of one pair (the before image embedded once per page), for
+        the gate's bound on it; None when no embedder is configured."""
         if self._embeddings is None:
             embedder = await asyncio.to_thread(load_embedder, self.cfg.clip)
-            self._embeddings = EmbeddingCache(embedder) if embedder else None
-        if self._embeddings is None:
-            return
-        stats = result.stats
+            if embedder is None:
+                return None
+            self._embeddings = EmbeddingCache(embedder)
         with stats.timed("clip"):
-            distances = await asyncio.to_thread(self._embeddings.distances, [
-                (pair.before.pixels, pair.after.pixels) for pair in result.pairs])
-        stats.count("clip_models", self._embeddings.embedder.name)
-        bounds = self.cfg.gate.clip_distance
-        kept = []
-        for pair, distance in zip(result.pairs, distances, strict=True):
-            pair.metrics["clip_distance"] = distance
-            if bounds is None or pair.task_type == "no_diff" or bounds[0] <= distance <= bounds[1]:
-                kept.append(pair)
-                continue
-            self._count(stats, pair.mutations, "clip_distance")
-            stats.count("candidates", "accepted", n=-1)
-            for m in pair.mutations:
-                stats.count("operators", m.operator, "accepted", n=-1)
-                stats.count("operators", m.operator, "accepted_by_tier", m.tier, n=-1)
-            if self._keep(result, "clip_distance"):
-                result.rejects.append(Reject("clip_distance", pair))
-        result.pairs = kept
+            embedded = self._embeddings.embedded
+            (distance,) = await asyncio.to_thread(
+                self._embeddings.distances, [(before.pixels, after.pixels)])
+        stats.count("clip", "images_embedded", n=self._embeddings.embedded - embedded)
+        stats.count("clip_models", self._embeddings.embedder.label)
+        return distance
 
     async def _try_on(self, page: Page, loaded: LoadedPage, before: Shot,
                       group: list[Mutation], stats: Stats) -> TryOutcome:
@@ -286,6 +333,11 @@ class PageJob:
         metrics["visibility"] = min(m.visibility[1] for m in group)
         reason = reason or verdict(metrics, self.cfg.gate, [
             (m.visibility[1], self.catalogue[m.operator].visibility.floor) for m in group])
+        if reason is None and self.cfg.gate.clip_distance is not None:
+            distance = await self._clip_distance(before, after, stats)
+            if distance is not None:
+                metrics["clip_distance"] = distance
+                reason = clip_verdict(distance, self.cfg.gate)
         self._count(stats, group, reason)
         r = self.cfg.render
         described = [describe_element(m.element, r.width, r.height) for m in group]
@@ -318,6 +370,9 @@ class PageJob:
     @staticmethod
     def _count(stats: Stats, group: list[Mutation], reason: str | None) -> None:
         for m in group:
+            stats.count("cells", m.operator, m.tier, "tried")
+            stats.count("cells", m.operator, m.tier, *(("rejected", reason) if reason
+                                                       else ("accepted",)))
             stats.count("mechanisms", mechanism_name(m.mechanism),
                         "accepted" if reason is None else "rejected")
         if reason is not None:

@@ -99,6 +99,39 @@ class Quota:
                 return cell
         return None
 
+    @property
+    def targeted(self) -> bool:
+        """Cells of named operators or tiers, which pages are planned to aim at; `--pairs N`
+        (one cell of anything) is not."""
+        return set(self.cells) != {(ANY, ANY)}
+
+    def domain_cap(self) -> float:
+        """Rows one domain category may hold."""
+        return (math.ceil(self.max_domain_share * self.total) if self.max_domain_share
+                else math.inf)
+
+
+def matches(cell: Cell, operator: str, tier: str) -> bool:
+    return cell[0] in (ANY, operator) and cell[1] in (ANY, tier)
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    """What one page tries, fixed before it loads: the cells in `cells` in turn — at most
+    `first_tries` candidates at the first (the cell it was dealt), `tries_per_cell` at each
+    other, `tries` in all — until it holds `pairs` accepted pairs in those cells. A page whose
+    category is in `closed` (already at the domain cap) tries nothing."""
+
+    cells: tuple[Cell, ...]
+    pairs: int
+    tries: int
+    tries_per_cell: int
+    closed: frozenset[str] = frozenset()
+    first_tries: int = 0  # 0: tries_per_cell
+
+    def tries_at(self, position: int) -> int:
+        return self.first_tries if position == 0 and self.first_tries else self.tries_per_cell
+
 
 def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota,
            mechanisms: Sequence[Sequence[str]] | None = None) -> list[list[int]]:
@@ -110,8 +143,7 @@ def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota,
     remaining = dict(quota.cells)
     wanted_mech = quota.mechanism_wanted()
     mech_left = dict(wanted_mech)
-    cap = (math.ceil(quota.max_domain_share * quota.total) if quota.max_domain_share
-           else math.inf)
+    cap = quota.domain_cap()
     per_domain: Counter[str] = Counter()
     chosen: list[list[int]] = [[] for _ in rows]
     for _ in range(quota.max_per_page):
@@ -136,6 +168,16 @@ def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota,
                 if best[3]:
                     mech_left[best[3]] -= 1
     return [sorted(c) for c in chosen]
+
+
+def settled(quota: Quota, units: int, position: int, rows: int) -> int:
+    """How many of the first rows of the unit at `position` (of `units`) selection keeps
+    whatever the other units give. For a quota of anything without a domain cap, a unit's row r
+    is taken in round r unless the rows taken before it — at most one per unit in each earlier
+    round and one per earlier unit in this round — already fill the quota."""
+    if quota.targeted or quota.max_domain_share:
+        return 0
+    return sum(r * units + position < quota.total for r in range(min(rows, quota.max_per_page)))
 
 
 def fill_table(rows: Sequence[Sequence[Cell]], chosen: Sequence[Sequence[int]],

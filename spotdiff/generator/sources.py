@@ -23,8 +23,8 @@ class UrlFileError(ValueError):
 
 
 def pages_from_urls_file(path: Path) -> list[Page]:
-    """One URL a line, optionally followed by a domain category; '#' starts a comment.
-    Every line is checked before any error is raised."""
+    """One URL a line, optionally followed by a domain category (else the page is classified
+    once loaded); '#' starts a comment. Every line is checked before any error is raised."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -39,8 +39,7 @@ def pages_from_urls_file(path: Path) -> list[Page]:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             errors.append(f"{path}:{number}: not an http(s) URL: {url}")
             continue
-        domain = fields[1] if len(fields) > 1 else (urlsplit(url).hostname or "unknown")
-        pages.append(Page(url=url, domain=domain))
+        pages.append(Page(url=url, domain=fields[1] if len(fields) > 1 else None))
     if errors:
         raise UrlFileError("\n".join(errors))
     return pages
@@ -77,7 +76,7 @@ def pages_from_site(root: Path, base_url: str) -> list[Page]:
     manifest = root / "manifest.json"
     if manifest.exists():
         entries = json.loads(manifest.read_text(encoding="utf-8"))["pages"]
-        return [Page(url=base_url + e["path"], domain=e.get("category", "unknown"),
+        return [Page(url=base_url + e["path"], domain=e.get("category"),
                      language=e.get("language"), key=f"site:{e['path']}") for e in entries]
     paths = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*.html"))]
-    return [Page(url=base_url + p, domain="unknown", key=f"site:{p}") for p in paths]
+    return [Page(url=base_url + p, key=f"site:{p}") for p in paths]

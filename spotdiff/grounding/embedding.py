@@ -49,6 +49,9 @@ class ClipConfig(BaseModel):
     device: str = Field("auto", description="auto: cuda when available, else cpu")
     threads: int = Field(1, ge=0, description="CPU threads per ONNX session (one per worker "
                          "process); 0: onnxruntime's default, every core")
+    quantize: bool = Field(True, description="Run the ONNX encoder with int8 weights (dynamic, "
+                           "per-channel quantisation of its MatMuls, cached on disk): about 3x "
+                           "faster on CPU, distances agree with float32 at Pearson 0.999")
 
 
 class ImageEmbedder(ABC):
@@ -56,6 +59,11 @@ class ImageEmbedder(ABC):
 
     name: str  # the model actually used
     batch_size: int
+
+    @property
+    def label(self) -> str:
+        """The model and how it runs, as recorded in stats and the parquet metadata."""
+        return self.name
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
         for image in images:
@@ -114,17 +122,31 @@ class OnnxEmbedder(ImageEmbedder):
         cuda = "CUDAExecutionProvider"
         if cfg.device in ("auto", "cuda") and cuda in ort.get_available_providers():
             providers.insert(0, cuda)
+        self.quantized = cfg.quantize
+        if cfg.quantize:
+            path = quantized(path)
         options = ort.SessionOptions()
         # each worker process has its own session: one thread each keeps them off each other
         options.intra_op_num_threads = cfg.threads
+        if cfg.threads != 1:
+            # idle threads that spin for work steal the cores a busy machine's other processes
+            # need (measured: 3-8x slower under contention)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), options, providers=providers)
         spec = self._session.get_inputs()[0]
         self._input = spec.name
         self._dtype = np.float16 if spec.type == "tensor(float16)" else np.float32
         self._height, self._width = (d if isinstance(d, int) else DEFAULT_INPUT_SIDE
                                      for d in spec.shape[2:4])
-        # exports without a dynamic batch axis (torch.onnx's default) take exactly their batch
-        self.batch_size = spec.shape[0] if isinstance(spec.shape[0], int) else cfg.batch_size
+        # exports without a dynamic batch axis (torch.onnx's default) take exactly their batch;
+        # dynamic quantisation scales activations per call, so a quantised encoder runs image by
+        # image and an image's vector never depends on the images batched with it
+        self.batch_size = (spec.shape[0] if isinstance(spec.shape[0], int)
+                           else 1 if self.quantized else cfg.batch_size)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}+int8" if self.quantized else self.name
 
     def _forward(self, images: Sequence[np.ndarray]) -> np.ndarray:
         batch = np.stack([letterbox(image, self._height, self._width) for image in images])
@@ -193,6 +215,32 @@ def offline_encoder_path() -> Path:
     return target
 
 
+def quantized(model: Path) -> Path:
+    """`model` with int8 weights in its MatMuls (activations quantised on the fly), made once
+    and cached next to the offline encoder; per-channel scales keep the distances of
+    fine-grained changes, which per-tensor scales blur (Pearson 0.98 against 0.999)."""
+    stat = model.stat()
+    tag = hashlib.blake2b(f"{model.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode(),
+                          digest_size=6).hexdigest()
+    target = _models_dir() / f"{model.stem}-{tag}-int8.onnx"
+    if target.is_file():
+        return target
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
+    os.close(fd)
+    try:
+        quantize_dynamic(model, partial, op_types_to_quantize=["MatMul"], per_channel=True,
+                         weight_type=QuantType.QInt8)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    log.info("quantised %s into %s", model, target)
+    return target
+
+
 @contextmanager
 def _offline_hub_when_unreachable(pretrained: str) -> Iterator[None]:
     """huggingface_hub retries an unreachable hub for ~45 s before giving up (also, measured,
@@ -239,10 +287,10 @@ def load_embedder(cfg: ClipConfig) -> ImageEmbedder | None:
             raise RuntimeError(reason) from e
         log.warning("%s", reason)
     else:
-        log.info("image embedder: %s", embedder.name)
+        log.info("image embedder: %s", embedder.label)
         return embedder
     embedder = OnnxEmbedder(cfg)
-    log.info("image embedder: %s (fallback)", embedder.name)
+    log.info("image embedder: %s (fallback)", embedder.label)
     return embedder
 
 
@@ -259,6 +307,7 @@ class EmbeddingCache:
     def __init__(self, embedder: ImageEmbedder, max_items: int = 4096) -> None:
         self.embedder = embedder
         self.max_items = max_items
+        self.embedded = 0  # images run through the encoder (cache misses)
         self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -267,6 +316,7 @@ class EmbeddingCache:
         missing = {key: image for key, image in zip(keys, images, strict=True) if key not in found}
         if missing:
             vectors = self.embedder.embed(list(missing.values()))
+            self.embedded += len(missing)
             found.update(zip(missing, vectors, strict=True))
         for key in keys:
             self._vectors[key] = found[key]

@@ -20,3 +20,11 @@ def verdict(metrics: dict[str, float], cfg: GateConfig,
     if cfg.change_area and not cfg.change_area[0] <= metrics["pixel_diff"] <= cfg.change_area[1]:
         return "change_area"
     return None
+
+
+def clip_verdict(distance: float, cfg: GateConfig) -> str | None:
+    """With `gate.clip_distance` bounds set, a pair whose embedding distance falls outside them
+    is rejected as `clip_distance`."""
+    if cfg.clip_distance and not cfg.clip_distance[0] <= distance <= cfg.clip_distance[1]:
+        return "clip_distance"
+    return None

@@ -43,6 +43,20 @@ NO_MOTION_CSS = (
     "*,*::before,*::after{transition:none!important;animation:none!important;"
     "caret-color:transparent!important;scroll-behavior:auto!important}"
 )
+# The page script is an expression statement: it runs inside the settle function
+SETTLE_SCRIPT = f"""async (css) => {{
+  await document.fonts.ready;
+  const style = document.createElement("style");
+  style.textContent = css;
+  (document.head || document.documentElement).appendChild(style);
+  {PAGE_SCRIPT}
+  window.scrollTo(0, 0);
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+}}"""
+WAIT_FRAMES = """n => new Promise(done => {
+  const step = k => (k ? requestAnimationFrame(() => step(k - 1)) : done());
+  step(n);
+})"""
 T = TypeVar("T")
 
 
@@ -155,6 +169,7 @@ class LoadedPage:
 
     async def settle(self) -> None:
         p = self.pw_page
+        start = time.perf_counter()
         await self._call(p.clock.set_fixed_time(datetime.fromisoformat(
             self.cfg.frozen_time.replace("Z", "+00:00"))))
         try:
@@ -165,13 +180,13 @@ class LoadedPage:
             raise
         if response is not None and response.status >= 400:
             raise PageSkipped("http_error", str(response.status))
-        await self._call(p.evaluate("document.fonts.ready.then(() => true)"))
-        await self._call(p.add_style_tag(content=NO_MOTION_CSS))
-        await self._call(p.evaluate(PAGE_SCRIPT))
-        await self._call(p.evaluate("window.scrollTo(0, 0)"))
-        await self._call(p.evaluate(
-            "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"))
-        self._cdp = await self._call(self.context.new_cdp_session(p))
+        loaded = time.perf_counter()
+        # one round trip for fonts, motion off, the page script, scroll and two frames, while
+        # the CDP session opens
+        self._cdp, _ = await self._call(asyncio.gather(
+            self.context.new_cdp_session(p), p.evaluate(SETTLE_SCRIPT, NO_MOTION_CSS)))
+        self.timings["navigate"] += loaded - start
+        self.timings["settle"] += time.perf_counter() - loaded
 
     async def evaluate(self, script: str, arg: Any = None) -> Any:
         return await self._call(self.pw_page.evaluate(script, arg))
@@ -191,29 +206,38 @@ class LoadedPage:
             for e in found["elements"]
         ]
 
-    async def screenshot(self) -> Shot:
+    async def _png(self) -> bytes:
         # CDP's speed-optimised PNG: the same pixels as page.screenshot(), about twice as fast.
         await self._flush_revert()
         start = time.perf_counter()
         data = await self._call(self._cdp.send(
             "Page.captureScreenshot", {"format": "png", "optimizeForSpeed": True}))
-        png = base64.b64decode(data["data"])
-        decoding = time.perf_counter()
+        self.timings["screenshot"] += time.perf_counter() - start
+        return base64.b64decode(data["data"])
+
+    def _decode(self, png: bytes) -> Shot:
+        start = time.perf_counter()
         shot = Shot(png=png, pixels=decode_png(png))
-        self.timings["screenshot"] += decoding - start
-        self.timings["decode"] += time.perf_counter() - decoding
+        self.timings["decode"] += time.perf_counter() - start
         return shot
 
-    async def stable_screenshot(self, attempts: int = 10, pause_s: float = 0.1) -> Shot:
+    async def screenshot(self) -> Shot:
+        return self._decode(await self._png())
+
+    async def stable_screenshot(self, attempts: int = 10, frames: int = 2) -> Shot:
         """A screenshot that a later one repeats exactly: pages still moving by script (charts,
-        carousels) would otherwise make every pair look contaminated."""
-        shot = await self.screenshot()
+        carousels) would otherwise make every pair look contaminated. Each retry waits
+        `frames` animation frames: script-driven motion (charts, rAF loops) shows by then."""
+        start = time.perf_counter()
+        png = await self._png()
         for _ in range(attempts):
-            await asyncio.sleep(pause_s)
-            again = await self.screenshot()
-            if again.png == shot.png or np.array_equal(again.pixels, shot.pixels):
-                return again
-            shot = again
+            await self._call(self.pw_page.evaluate(WAIT_FRAMES, frames))
+            again = await self._png()
+            # identical bytes are the common case: decode once; else compare the pixels
+            if again == png or np.array_equal(decode_png(again), decode_png(png)):
+                self.timings["stable_shot"] += time.perf_counter() - start
+                return self._decode(again)
+            png = again
         raise PageSkipped("unstable", "the page keeps changing by itself")
 
     async def apply(self, mutation: dict[str, Any]) -> dict[str, Any]:
