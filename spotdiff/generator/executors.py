@@ -101,7 +101,19 @@ def run_local(units: Sequence[PageUnit], setup: WorkerSetup, workers: int, page_
             proc.join(30 if not remaining else 0)
             if proc.is_alive():
                 proc.kill()
-    return browser
+    return browser if browser != "unknown" else _said_browser(events)
+
+
+def _said_browser(events: mp.Queue) -> str:
+    """The browser a worker reported on exit: that goodbye comes after its last unit, so the
+    loop above, which ends with the units, has not read it."""
+    while True:
+        try:
+            event = events.get(timeout=1)
+        except queue.Empty:
+            return "unknown"
+        if event[0] == "exit":
+            return event[2]
 
 
 def _repeated(last: tuple[str, int | None] | None, message: str,

@@ -93,7 +93,7 @@ async def run_units(setup: WorkerSetup, next_unit: Callable[[], PageUnit | None]
                 on_done(result)
 
         await asyncio.gather(*(lane() for _ in range(max(1, setup.pages_in_flight))))
-        return renderer.choice.describe() if renderer.choice else "unknown"
+        return renderer.describe()
 
 
 def run_batch(setup: WorkerSetup, units: Sequence[PageUnit]) -> dict[str, Any]:

@@ -285,6 +285,12 @@ class Renderer:
         if self._pw is not None:
             await self._pw.stop()
 
+    def describe(self) -> str:
+        """Which Chromium renders, and its version (recorded in stats and the dataset card)."""
+        if self.choice is None or self._browser is None:
+            return "unknown"
+        return f"{self.choice.describe()}, version {self._browser.version}"
+
     async def _launch(self) -> None:
         assert self._pw is not None
         options, self.choice = launch_options(self._pw, self.browser_cfg, self.cfg.allowed_hosts)
