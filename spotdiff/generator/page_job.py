@@ -33,7 +33,7 @@ from spotdiff.mutators.describe import describe_element, describe_page, sentence
 from spotdiff.mutators.planner import page_context
 from spotdiff.mutators.planner import plan as plan_mutations
 from spotdiff.mutators.stylesheets import Scales, Viewport, discover
-from spotdiff.records import Box, Element, Mutation, Page, Pair, Shot
+from spotdiff.records import Box, Element, Mutation, Page, Pair, RuleTarget, Shot
 from spotdiff.renderer.session import LoadedPage, PageSkipped, Renderer
 
 # Mechanisms whose revert re-inserts or re-points content, so the first frame is checked after it
@@ -184,7 +184,7 @@ class PageJob:
 
     async def _try_cells(self, loaded: LoadedPage, unit: PageUnit, plan: PagePlan,
                          elements: list[Element], before: Shot, result: PageResult,
-                         scales: Scales, rules: list) -> int:
+                         scales: Scales | None, rules: list[RuleTarget]) -> int:
         """Try the plan's cells in turn until the page holds `plan.pairs` accepted pairs in
         them; returns the candidates tried."""
         r, stats = self.cfg.render, result.stats
