@@ -15,9 +15,8 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from spotdiff.config import ConfigError, Strict, read_yaml, validate
+from spotdiff.records import TIERS, Tier
 
-TIERS = ("easy", "medium", "hard")
-Tier = Literal["easy", "medium", "hard"]
 Flag = Literal["text", "short_text", "paint", "image", "control", "leaf", "flex", "grid",
                "border", "sibling", "classes", "has_image"]
 Direction = Literal["increase", "decrease", "either"]
