@@ -37,6 +37,7 @@ def boxes_overlap(a: Box, b: Box) -> bool:
 
 
 def hardest(tiers: Sequence[str]) -> str:
+    """A multi-mutation pair's difficulty: its hardest mutation's tier."""
     return max(tiers, key=TIERS.index)  # type: ignore[arg-type]
 
 
