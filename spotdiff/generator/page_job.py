@@ -34,7 +34,7 @@ from spotdiff.mutators.planner import page_context
 from spotdiff.mutators.planner import plan as plan_mutations
 from spotdiff.mutators.stylesheets import Scales, Viewport, discover
 from spotdiff.records import Box, Element, Mutation, Page, Pair, RuleTarget, Shot
-from spotdiff.renderer.mechanisms import mechanism_name
+from spotdiff.renderer.mechanisms import TABLE, mechanism_name
 from spotdiff.renderer.session import LoadedPage, PageSkipped, Renderer
 
 NO_DIFF_SENTENCE = "There is no visual difference between the two screenshots."
@@ -293,9 +293,10 @@ class PageJob:
                 if applied.error:
                     reason = "apply_failed"
                     break
-                if m.mechanism in ("class_swap", "rule_edit") and not class_swap.holds(
+                # a twin changes the page's own CSS, whose cascade may give another value
+                if TABLE.mechanisms[m.mechanism].twin_of and not class_swap.holds(
                         spec, m.element, m.new_value, applied.computed):
-                    reason = f"{m.mechanism}_overridden"  # the page shows another value
+                    reason = f"{m.mechanism}_overridden"
                     break
                 if not applied.resolves:
                     reason = "selector_lost"
