@@ -8,8 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from spotdiff.grounding.visual import union_box
-from spotdiff.mutators.catalogue import TIERS, mechanism_name
+from spotdiff.mutators.catalogue import TIERS
 from spotdiff.records import Box, Mutation, Pair
+from spotdiff.renderer.mechanisms import mechanism_name
 
 
 def pair_id(pair: Pair) -> str:

@@ -28,20 +28,16 @@ from spotdiff.grounding.visibility import measure as measure_visibility
 from spotdiff.grounding.visual import change_regions, frame_ssim, ssim
 from spotdiff.grounding.visual import union_box as regions_box
 from spotdiff.mutators import class_swap
-from spotdiff.mutators.catalogue import TIERS, OperatorSpec, mechanism_name
+from spotdiff.mutators.catalogue import TIERS, OperatorSpec
 from spotdiff.mutators.describe import describe_element, describe_page, sentence
 from spotdiff.mutators.planner import page_context
 from spotdiff.mutators.planner import plan as plan_mutations
 from spotdiff.mutators.stylesheets import Scales, Viewport, discover
 from spotdiff.records import Box, Element, Mutation, Page, Pair, RuleTarget, Shot
+from spotdiff.renderer.mechanisms import TABLE, mechanism_name
 from spotdiff.renderer.session import LoadedPage, PageSkipped, Renderer
 
-# Mechanisms whose revert re-inserts or re-points content, so the first frame is checked after it
-RELOADING_MECHANISMS = frozenset({"attribute", "remove", "duplicate", "swap_next"})
 NO_DIFF_SENTENCE = "There is no visual difference between the two screenshots."
-# what the crawler's classifier reads of a page
-PAGE_TEXT = """() => ({title: document.title || '',
-  text: document.body ? document.body.innerText.slice(0, 5000) : ''})"""
 
 
 @dataclass(frozen=True)
@@ -141,8 +137,8 @@ class PageJob:
         """A page without a category gets the crawler's, from its URL, title and visible text."""
         if loaded.page.domain is not None:
             return
-        found = await loaded.evaluate(PAGE_TEXT)
-        category = self.classifier.classify(loaded.page.url, found["title"], found["text"])
+        found = await loaded.page_text()
+        category = self.classifier.classify(loaded.page.url, found.title, found.text)
         loaded.page = replace(loaded.page, domain=category)
 
     @staticmethod
@@ -151,7 +147,7 @@ class PageJob:
             stats.count("timings_s", stage, n=seconds)
 
     async def _mutate(self, loaded: LoadedPage, unit: PageUnit, result: PageResult) -> None:
-        c, r, stats = self.cfg.candidates, self.cfg.render, result.stats
+        r, stats = self.cfg.render, result.stats
         plan = unit.plan
         if plan.cells and loaded.page.domain in plan.closed:
             stats.count("pages", "category_full")  # its category is at the domain cap
@@ -159,9 +155,7 @@ class PageJob:
         before = None
         if plan.cells:
             with stats.timed("enumerate"):
-                elements = await loaded.elements(self.properties, {
-                    "minWidth": c.min_width, "minHeight": c.min_height,
-                    "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements})
+                elements = await loaded.elements(self.cfg.candidates, self.properties)
             elements = describe_page(elements, r.width, r.height)
             stats.count("elements", n=len(elements))
             before = await loaded.stable_screenshot()
@@ -171,11 +165,11 @@ class PageJob:
                 if self.cfg.sampling.mechanisms.get("rule_edit") else [])
             tried = await self._try_cells(loaded, unit, plan, elements, before, result,
                                           scales, rules)
-            if tried:
-                await self._check_baseline(loaded, before, stats)
+            if tried and not await loaded.shows(before):
+                stats.count("pages", "revert_drift")  # reverting every try must restore it
         if unit.no_diff:
-            language = loaded.language or await loaded.evaluate(
-                "() => document.documentElement.lang || ''") or loaded.page.language or ""
+            language = (loaded.language or await loaded.document_language()
+                        or loaded.page.language or "")
             before = before or await loaded.stable_screenshot()
             for _ in range(unit.no_diff):
                 result.pairs.append(await self._no_diff(loaded.page, before, language, stats))
@@ -295,21 +289,18 @@ class PageJob:
         with stats.timed("apply"):
             for m in group:
                 spec = self.catalogue[m.operator]
-                applied = await loaded.apply({
-                    "selector": m.element.selector, "mechanism": m.mechanism,
-                    "property": m.property, "value": m.css_value or m.new_value,
-                    "read": spec.read or spec.property,
-                    "oldClass": m.old_class, "newClass": m.new_class, "rule": m.rule})
-                if applied.get("error"):
+                applied = await loaded.apply(m, read=spec.read or spec.property)
+                if applied.error:
                     reason = "apply_failed"
                     break
-                if m.mechanism in ("class_swap", "rule_edit") and not class_swap.holds(
-                        spec, m.element, m.new_value, applied["computed"]):
-                    reason = f"{m.mechanism}_overridden"  # the page shows another value
+                # a twin changes the page's own CSS, whose cascade may give another value
+                if TABLE.mechanisms[m.mechanism].twin_of and not class_swap.holds(
+                        spec, m.element, m.new_value, applied.computed):
+                    reason = f"{m.mechanism}_overridden"
                     break
-                if not applied["resolves"]:
+                if not applied.resolves:
                     reason = "selector_lost"
-                box = union_box(tuple(applied["oldBox"]), tuple(applied["newBox"]))
+                box = union_box(applied.before, applied.after)
                 spread = round(self.catalogue[m.operator].spread * m.magnitude)
                 boxes.append(grow_box(box, spread))
         if reason is None and any(boxes_overlap(a, b) for i, a in enumerate(boxes)
@@ -319,9 +310,7 @@ class PageJob:
         if reason is None or reason in ("selector_lost", "targets_overlap"):
             after = await loaded.screenshot()
         with stats.timed("revert"):
-            await loaded.revert()
-            restored = (not any(m.mechanism in RELOADING_MECHANISMS for m in group)
-                        or await self._await_restored(loaded, before))
+            restored = await loaded.revert(before)
         if after is None:
             self._count(stats, group, reason)
             return TryOutcome(None, reason, restored)
@@ -384,21 +373,6 @@ class PageJob:
         for m in group:
             stats.count("operators", m.operator, "accepted")
             stats.count("operators", m.operator, "accepted_by_tier", m.tier)
-
-    async def _await_restored(self, loaded: LoadedPage, before: Shot, attempts: int = 5) -> bool:
-        """DOM and attribute edits can make the page fetch, decode or redraw again on revert (an
-        image swapped back, a chart reacting to layout); wait for its first frame to return."""
-        for _ in range(attempts):
-            if np.array_equal((await loaded.screenshot()).pixels, before.pixels):
-                return True
-            await asyncio.sleep(0.1)
-        return False
-
-    async def _check_baseline(self, loaded: LoadedPage, before: Shot, stats: Stats) -> None:
-        """Reverting every try must restore the page exactly; count pages where it did not."""
-        again = await loaded.screenshot()
-        if diff_mask(before.pixels, again.pixels).any():
-            stats.count("pages", "revert_drift")
 
     async def _no_diff(self, page: Page, before: Shot, language: str, stats: Stats) -> Pair:
         """The same page loaded again in a fresh context: its measured diff is expected to be 0."""
