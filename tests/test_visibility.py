@@ -11,7 +11,7 @@ from spotdiff.grounding.visibility import measure
 from spotdiff.mutators.catalogue import load_catalogue
 from spotdiff.records import Page
 from spotdiff.renderer.session import Renderer
-from tests.conftest import run
+from tests.conftest import inline_style, run
 
 CHANGES = {  # name → (selector, property, value)
     "faint_small_text": ("#small", "color", "#3d3a48"),  # ΔE2000 ≈ 6 on 11 px text
@@ -29,11 +29,10 @@ async def measured(cfg, url):
         loaded = await renderer.open(Page(url=url))
         before = await loaded.screenshot()
         for name, (selector, prop, value) in CHANGES.items():
-            applied = await loaded.apply({"selector": selector, "mechanism": "style",
-                                          "property": prop, "value": value, "old": ""})
+            applied = await loaded.apply(inline_style(selector, prop, value))
             after = await loaded.screenshot()
             await loaded.revert()
-            box = tuple(applied["oldBox"])
+            box = applied.before
             grown = (box[0] - 16, box[1] - 4, box[2] + 32, box[3] + 8)
             mask = diff_mask(before.pixels, after.pixels)
             out[name] = (measure(before.pixels, after.pixels, mask, grown,

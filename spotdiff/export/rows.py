@@ -7,8 +7,8 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from spotdiff.mutators.catalogue import mechanism_name
 from spotdiff.records import Box, Mutation, Pair, hardest, union_box
+from spotdiff.renderer.mechanisms import mechanism_name
 
 
 def pair_id(pair: Pair) -> str:
