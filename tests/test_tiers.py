@@ -7,8 +7,9 @@ import pytest
 from spotdiff.config import CandidateConfig, ConfigError
 from spotdiff.generator.page_job import style_properties
 from spotdiff.generator.sources import pages_from_site, serve_directory
-from spotdiff.mutators.catalogue import TIERS, load_catalogue
+from spotdiff.mutators.catalogue import load_catalogue
 from spotdiff.mutators.planner import area_percent, page_context, plan
+from spotdiff.records import TIERS
 from spotdiff.renderer.session import Renderer
 from tests.conftest import REPO, run
 

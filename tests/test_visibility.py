@@ -5,8 +5,8 @@ kind of change made large is kept, and tiers by measured visibility rank it easi
 import pytest
 
 from spotdiff.config import ConfigError
-from spotdiff.grounding.gate import verdict
-from spotdiff.grounding.metrics import diff_mask, pair_metrics
+from spotdiff.grounding.gate import Measures, verdict
+from spotdiff.grounding.pixel_diff import diff_mask, pair_metrics
 from spotdiff.grounding.visibility import measure
 from spotdiff.mutators.catalogue import load_catalogue
 from spotdiff.records import Page
@@ -56,7 +56,7 @@ def test_faint_changes_measure_under_the_floor_and_are_invisible(measures, cfg):
         assert metrics["target_diff"] > 0, name  # pixels did change: not a no_effect
         value = visibility.get(measure_name)
         assert value < floor, (name, visibility)
-        assert verdict(metrics, cfg.gate, [(value, floor)]) == "invisible"
+        assert verdict(Measures(**metrics, visibility=((value, floor),)), cfg.gate) == "invisible"
 
 
 def test_plain_changes_clear_the_floor_and_rank_by_visibility(measures, cfg):
@@ -66,7 +66,8 @@ def test_plain_changes_clear_the_floor_and_rank_by_visibility(measures, cfg):
                                    ("move_card", "edge_shift", "position")):
         visibility, metrics = measures[name]
         value = visibility.get(measure_name)
-        assert verdict(metrics, cfg.gate, [(value, catalogue[op].visibility.floor)]) is None
+        floor = catalogue[op].visibility.floor
+        assert verdict(Measures(**metrics, visibility=((value, floor),)), cfg.gate) is None
     assert measures["strong_banner"][0].visible_px > 50 * measures["faint_banner"][0].visible_px
     assert measures["strong_banner"][0].visible_px > measures["strong_small_text"][0].visible_px
     assert measures["move_card"][0].edge_shift == pytest.approx(14, abs=2)

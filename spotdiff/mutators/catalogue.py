@@ -15,10 +15,9 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from spotdiff.config import ConfigError, Strict, read_yaml, validate
+from spotdiff.records import TIERS, Tier
 from spotdiff.renderer.mechanisms import TABLE, MechanismSpec
 
-TIERS = ("easy", "medium", "hard")
-Tier = Literal["easy", "medium", "hard"]
 # the element flags and the mechanisms an operator may name, from renderer/mechanisms.yaml
 Flag = Literal[tuple(TABLE.flags)]  # type: ignore[valid-type]
 Mechanism = Literal[TABLE.declared]  # type: ignore[valid-type]
