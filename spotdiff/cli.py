@@ -20,8 +20,8 @@ from spotdiff.crawler.manifest import Manifest
 from spotdiff.debug import set_debug
 from spotdiff.eval.command import eval_app
 from spotdiff.export.parquet import OutputWriteError
-from spotdiff.generator.executors import RunFailed
 from spotdiff.generator.ledger import RunMismatch
+from spotdiff.generator.pool import RunFailed
 from spotdiff.generator.run import RunRequest, generate
 from spotdiff.generator.selection import Quota, load_split, split_config_path
 from spotdiff.generator.sources import (

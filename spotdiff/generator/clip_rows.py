@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from spotdiff.generator.executors import RunFailed
 from spotdiff.generator.ledger import write_json
+from spotdiff.generator.pool import RunFailed
 from spotdiff.generator.stats import Stats
 from spotdiff.grounding.embedding import ClipConfig, EmbeddingCache, load_embedder
 from spotdiff.renderer.session import decode_png
