@@ -1,6 +1,6 @@
 """`spotdiff report DATASET` and `spotdiff calibrate DATASET`, the commands that read a finished
-dataset; the work is `build.build_report` and `calibrate.calibrate` (imported when a command
-runs: matplotlib and co. load only when used)."""
+dataset; the work is `build_report` and `calibrate`, imported when a command runs (matplotlib and
+co. load only when used)."""
 
 from __future__ import annotations
 
