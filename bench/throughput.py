@@ -76,16 +76,17 @@ def measure(name: str, pages: list[Page], pairs: int, workers: int, clip: str,
                                               workers=workers), cfg)
         wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     timings = stats.get("timings_s", {})
+    tried = stats.get("candidates", {}).get("tried", 0)
     row = {
         "mode": name, "workers": workers, "clip": clip, "pages": len(pages), "pairs": stats["rows"],
-        "candidates": stats["candidates"]["tried"], "wall_s": round(wall, 1),
-        "candidates_per_s": round(stats["candidates"]["tried"] / wall, 2),
-        "pairs_per_s": round(stats["candidates"]["accepted"] / wall, 2),
+        "candidates": tried, "wall_s": round(wall, 1),
+        "candidates_per_s": round(tried / wall, 2),
+        "pairs_per_s": round(stats.get("candidates", {}).get("accepted", 0) / wall, 2),
         # what 2 idle cores would give if the run kept both busy
-        "cpu_ms_per_candidate": round(1000 * cpu / stats["candidates"]["tried"], 1),
-        "candidates_per_s_2_cores_at_cpu_cost": round(2 * stats["candidates"]["tried"] / cpu, 2),
+        "cpu_ms_per_candidate": round(1000 * cpu / max(1, tried), 1),
+        "candidates_per_s_2_cores_at_cpu_cost": round(2 * tried / cpu, 2),
         "peak_rss_mb": round(rss.peak / 2**20),
-        "stage_ms_per_candidate": {k: round(1000 * v / max(1, stats["candidates"]["tried"]), 1)
+        "stage_ms_per_candidate": {k: round(1000 * v / max(1, tried), 1)
                                    for k, v in sorted(timings.items())},
     }
     print(json.dumps(row), flush=True)
