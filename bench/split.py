@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from corpus import corpus_pages  # noqa: E402
 
-from spotdiff.config import load_config  # noqa: E402
+from spotdiff.config import CandidateConfig, load_config  # noqa: E402
 from spotdiff.generator.page_job import style_properties  # noqa: E402
 from spotdiff.generator.run import RunRequest, generate  # noqa: E402
 from spotdiff.generator.selection import Quota, load_split, split_config_path  # noqa: E402
@@ -66,8 +66,8 @@ async def plain_load(browser: Browser, page: Page) -> None:
     await context.close()
 
 
-async def spotdiff_load(renderer: Renderer, page: Page, properties: list[str],
-                        options: dict) -> None:
+async def spotdiff_load(renderer: Renderer, page: Page, candidates: CandidateConfig,
+                        properties: list[str]) -> None:
     """The same page loaded as generation loads it: a fresh context, load and settle, the
     element listing and the stable first screenshot."""
     try:
@@ -76,7 +76,7 @@ async def spotdiff_load(renderer: Renderer, page: Page, properties: list[str],
         print(f"spotdiff loop: {page.url}: {e}", file=sys.stderr)
         return
     try:
-        await loaded.elements(properties, options)
+        await loaded.elements(candidates, properties)
         await loaded.stable_screenshot()
     except PageSkipped as e:
         print(f"spotdiff loop: {page.url}: {e}", file=sys.stderr)
@@ -90,9 +90,6 @@ def load_loops(pages: list[Page]) -> tuple[float, float]:
     shared one, load from other sessions moves both alike)."""
     cfg = load_config()
     properties = style_properties(load_catalogue(cfg.operator_paths()))
-    c = cfg.candidates
-    options = {"minWidth": c.min_width, "minHeight": c.min_height,
-               "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements}
 
     async def run() -> tuple[float, float]:
         seconds = [0.0, 0.0]
@@ -103,7 +100,7 @@ def load_loops(pages: list[Page]) -> tuple[float, float]:
                 for which in (i % 2, 1 - i % 2):
                     start = time.perf_counter()
                     await (plain_load(browser, page) if which == 0 else
-                           spotdiff_load(renderer, page, properties, options))
+                           spotdiff_load(renderer, page, cfg.candidates, properties))
                     seconds[which] += time.perf_counter() - start
             await browser.close()
         return seconds[0], seconds[1]

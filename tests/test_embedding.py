@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
+from spotdiff.config import ClipConfig
 from spotdiff.grounding.embedding import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    ClipConfig,
     EmbeddingCache,
     OnnxEmbedder,
     load_embedder,
