@@ -7,6 +7,7 @@ pairs would take at that rate.
 
     python bench/split.py                       # 200 pages, quota scaled to them
     python bench/split.py --pages 101 --quota 2 --no-diff 10 --max-domain-share 0.3
+    python bench/split.py --pages 101 --loads-only     # the page loads against the floor
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Route, sync_playwright
+from playwright.async_api import Browser, Route, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from corpus import corpus_pages  # noqa: E402
 
-from spotdiff.config import load_config  # noqa: E402
+from spotdiff.config import CandidateConfig, load_config  # noqa: E402
 from spotdiff.generator.page_job import style_properties  # noqa: E402
 from spotdiff.generator.run import RunRequest, generate  # noqa: E402
 from spotdiff.generator.selection import Quota, load_split, split_config_path  # noqa: E402
@@ -42,61 +44,66 @@ DIFFSPOT_PAIRS = 4400
 LOOPBACK = ("127.0.0.1", "localhost")
 
 
-def plain_loop(pages: list[Page]) -> float:
-    """Seconds for the floor: one browser, and per page a new context, goto until load,
-    fonts.ready and one screenshot, requests off loopback aborted."""
-    def route(r: Route) -> None:
+async def plain_load(browser: Browser, page: Page) -> None:
+    """The floor for one page: a new context, goto until load, fonts.ready and one screenshot,
+    requests off loopback aborted."""
+    async def route(r: Route) -> None:
         if (urlsplit(r.request.url).hostname or "") in LOOPBACK or r.request.url.startswith(
                 "data:"):
-            r.continue_()
+            await r.continue_()
         else:
-            r.abort()
+            await r.abort()
 
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    await context.route("**/*", route)
+    tab = await context.new_page()
+    try:
+        await tab.goto(page.url, wait_until="load", timeout=20_000)
+        await tab.evaluate("document.fonts.ready.then(() => true)")
+        await tab.screenshot()
+    except PlaywrightError as e:  # a page the floor cannot load costs its time
+        print(f"plain loop: {page.url}: {e}", file=sys.stderr)
+    await context.close()
+
+
+async def spotdiff_load(renderer: Renderer, page: Page, candidates: CandidateConfig,
+                        properties: list[str]) -> None:
+    """The same page loaded as generation loads it: a fresh context, load and settle, the
+    element listing and the stable first screenshot."""
+    try:
+        loaded = await renderer.open(page)
+    except PageSkipped as e:
+        print(f"spotdiff loop: {page.url}: {e}", file=sys.stderr)
+        return
+    try:
+        await loaded.elements(candidates, properties)
+        await loaded.stable_screenshot()
+    except PageSkipped as e:
+        print(f"spotdiff loop: {page.url}: {e}", file=sys.stderr)
+    finally:
+        await loaded.close()
+
+
+def load_loops(pages: list[Page]) -> tuple[float, float]:
+    """Seconds for the plain loop and for spotdiff's page loads over the same pages, in one
+    process: page by page, taking turns at going first, so both see the same machine (on a
+    shared one, load from other sessions moves both alike)."""
     cfg = load_config()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=choose_browser(pw, cfg.browser).executable)
-        start = time.perf_counter()
-        for page in pages:
-            context = browser.new_context(viewport={"width": 1280, "height": 800})
-            context.route("**/*", route)
-            tab = context.new_page()
-            try:
-                tab.goto(page.url, wait_until="load", timeout=20_000)
-                tab.evaluate("document.fonts.ready.then(() => true)")
-                tab.screenshot()
-            except Exception as e:  # noqa: BLE001 - a page the floor cannot load costs its time
-                print(f"plain loop: {page.url}: {e}", file=sys.stderr)
-            context.close()
-        seconds = time.perf_counter() - start
-        browser.close()
-    return seconds
+    properties = style_properties(load_catalogue(cfg.operator_paths()))
 
-
-def spotdiff_loop(pages: list[Page]) -> float:
-    """Seconds for the same pages loaded as generation loads them, in one process like the plain
-    loop: a fresh context, load and settle, the element listing and the stable first
-    screenshot."""
-    cfg = load_config()
-    catalogue = load_catalogue(cfg.operator_paths())
-    properties = style_properties(catalogue)
-
-    async def run() -> float:
-        async with Renderer(cfg.browser, cfg.render) as renderer:
-            start = time.perf_counter()
-            for page in pages:
-                try:
-                    loaded = await renderer.open(page)
-                except PageSkipped as e:
-                    print(f"spotdiff loop: {page.url}: {e}", file=sys.stderr)
-                    continue
-                try:
-                    await loaded.elements(cfg.candidates, properties)
-                    await loaded.stable_screenshot()
-                except PageSkipped as e:
-                    print(f"spotdiff loop: {page.url}: {e}", file=sys.stderr)
-                finally:
-                    await loaded.close()
-            return time.perf_counter() - start
+    async def run() -> tuple[float, float]:
+        seconds = [0.0, 0.0]
+        async with async_playwright() as pw, Renderer(cfg.browser, cfg.render) as renderer:
+            browser = await pw.chromium.launch(
+                executable_path=choose_browser(pw, cfg.browser).executable)
+            for i, page in enumerate(pages):
+                for which in (i % 2, 1 - i % 2):
+                    start = time.perf_counter()
+                    await (plain_load(browser, page) if which == 0 else
+                           spotdiff_load(renderer, page, cfg.candidates, properties))
+                    seconds[which] += time.perf_counter() - start
+            await browser.close()
+        return seconds[0], seconds[1]
 
     return asyncio.run(run())
 
@@ -111,6 +118,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="keep the dataset here (default: a temp dir)")
+    parser.add_argument("--loads-only", action="store_true",
+                        help="only the plain loop against spotdiff's page loads, no split")
     args = parser.parse_args()
     split = load_split(split_config_path("test"))
     cfg = load_config(overrides={"seed": args.seed})
@@ -123,8 +132,12 @@ def main() -> None:
     with ExitStack() as stack:
         # as a user's URL list: no categories given, so the pages are classified when loaded
         pages = [replace(p, domain=None) for p in corpus_pages(stack, args.pages)]
-        floor = plain_loop(pages)
-        ours = spotdiff_loop(pages)
+        floor, ours = load_loops(pages)
+        if args.loads_only:
+            print(json.dumps({"pages": len(pages), "plain_loop_s": round(floor, 1),
+                              "spotdiff_load_loop_s": round(ours, 1),
+                              "page_load_vs_plain_loop": round(ours / floor, 2)}))
+            return
         out = args.out or Path(stack.enter_context(tempfile.TemporaryDirectory())) / "split"
         req = RunRequest(pages, out, Quota.from_split(split, list(load_catalogue(
             cfg.operator_paths()))), cfg.sampling.max_pairs_per_page, no_diff,

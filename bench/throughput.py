@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import tempfile
 import threading
@@ -57,24 +58,35 @@ class PeakRss:
         self._thread.join()
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of every descendant that has exited (workers, their
+    drivers and browsers): unlike wall time, it hardly moves with other sessions' load."""
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def measure(name: str, pages: list[Page], pairs: int, workers: int, clip: str,
             naive: bool = False) -> dict:
     cfg = load_config()
     cfg.sampling.reload_per_try = naive
     cfg.clip.backend = clip
     with tempfile.TemporaryDirectory() as tmp, PeakRss() as rss:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         stats = generate(RunRequest.for_pairs(pages, Path(tmp) / "ds", pairs, 0, cfg,
                                               workers=workers), cfg)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     timings = stats.get("timings_s", {})
+    tried = stats.get("candidates", {}).get("tried", 0)
     row = {
         "mode": name, "workers": workers, "clip": clip, "pages": len(pages), "pairs": stats["rows"],
-        "candidates": stats["candidates"]["tried"], "wall_s": round(wall, 1),
-        "candidates_per_s": round(stats["candidates"]["tried"] / wall, 2),
-        "pairs_per_s": round(stats["candidates"]["accepted"] / wall, 2),
+        "candidates": tried, "wall_s": round(wall, 1),
+        "candidates_per_s": round(tried / wall, 2),
+        "pairs_per_s": round(stats.get("candidates", {}).get("accepted", 0) / wall, 2),
+        # what 2 idle cores would give if the run kept both busy
+        "cpu_ms_per_candidate": round(1000 * cpu / max(1, tried), 1),
+        "candidates_per_s_2_cores_at_cpu_cost": round(2 * tried / cpu, 2),
         "peak_rss_mb": round(rss.peak / 2**20),
-        "stage_ms_per_candidate": {k: round(1000 * v / max(1, stats["candidates"]["tried"]), 1)
+        "stage_ms_per_candidate": {k: round(1000 * v / max(1, tried), 1)
                                    for k, v in sorted(timings.items())},
     }
     print(json.dumps(row), flush=True)

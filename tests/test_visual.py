@@ -81,3 +81,22 @@ def test_frame_ssim_from_the_changed_area_equals_the_full_computation():
     area = union_box(change_regions(diff_mask(before, after)))
     assert frame_ssim(before, after, area) == pytest.approx(ssim(before, after), abs=1e-9)
     assert frame_ssim(before, before, None) == 1.0
+
+
+@pytest.mark.parametrize("box", [None, (0, 0, W, H), (20, 15, 100, 80), (95, 55, 50, 40),
+                                 (60, 40, 3, 3)])
+def test_ssim_on_the_changed_pixels_only_is_the_ssim_of_the_whole_box(box):
+    before = textured()
+    after = before.copy()
+    after[60:70, 100:104] = 255 - after[60:70, 100:104]
+    after[H - 2:, :3] = 0  # at the frame's corner
+    mask = diff_mask(before, after)
+    assert ssim(before, after, box, mask) == pytest.approx(ssim(before, after, box), abs=1e-12)
+
+
+def test_regions_at_the_frame_edges_are_found_whole():
+    mask = np.zeros((H, W), bool)
+    mask[0:3, 0:4] = True
+    mask[H - 3:, W - 5:] = True
+    mask[H - 3:, W - 8:W - 6] = True  # 1 px from the previous one: merged with gap 1
+    assert change_regions(mask, merge_gap=1) == [(W - 8, H - 3, 8, 3), (0, 0, 4, 3)]

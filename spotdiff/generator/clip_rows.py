@@ -47,10 +47,11 @@ class RowDistances:
             embedder = load_embedder(self.cfg)
             if embedder is None:
                 return
-            self._embeddings = EmbeddingCache(embedder)
+            self._embeddings = EmbeddingCache(embedder, decode=decode_png)
             self.model = embedder.label
-        pairs = [tuple(decode_png(table[side][i].as_py()["bytes"])
-                       for side in ("image_before", "image_after")) for i in rows]
+        # encoded: the before-frame a page's rows share is decoded once
+        pairs = [tuple(table[side][i].as_py()["bytes"] for side in ("image_before", "image_after"))
+                 for i in rows]
         with self.stats.timed("clip"):
             embedded = self._embeddings.embedded
             try:

@@ -248,9 +248,10 @@ class PageJob:
         connected regions and the box of them all (Img-Diff's difference area)."""
         for pair in pairs:
             before, after = pair.before.pixels, pair.after.pixels
-            pair.regions = change_regions(diff_mask(before, after), merge_gap=2)
+            changed = diff_mask(before, after)
+            pair.regions = change_regions(changed, merge_gap=2)
             pair.metrics["ssim"] = frame_ssim(before, after, union_box(pair.regions))
-            pair.metrics["ssim_target"] = (ssim(before, after, pair.target_box)
+            pair.metrics["ssim_target"] = (ssim(before, after, pair.target_box, changed)
                                            if pair.target_box else pair.metrics["ssim"])
 
     async def _clip_distance(self, before: Shot, after: Shot, stats: Stats) -> float | None:

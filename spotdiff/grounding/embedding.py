@@ -12,7 +12,7 @@ import socket
 import tempfile
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -275,28 +275,44 @@ def load_embedder(cfg: ClipConfig) -> ImageEmbedder | None:
     return embedder
 
 
-def _image_key(image: np.ndarray) -> bytes:
-    digest = hashlib.blake2b(str(image.shape).encode(), digest_size=16)
-    digest.update(np.ascontiguousarray(image).data)
+# A frame as pixels (HxWx3 uint8) or as its encoded bytes, decoded only when not cached
+Frame = np.ndarray | bytes
+
+
+def _frame_key(frame: Frame) -> bytes:
+    if isinstance(frame, bytes):
+        return b"encoded:" + hashlib.blake2b(frame, digest_size=16).digest()
+    digest = hashlib.blake2b(str(frame.shape).encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(frame).data)
     return digest.digest()
 
 
 class EmbeddingCache:
     """Embeds each distinct image once (a page's before-frame is shared by all its pairs),
-    keeping the `max_items` most recently used vectors."""
+    keeping the `max_items` most recently used vectors. Frames given encoded (the PNG of a
+    written row) are keyed by their bytes and decoded by `decode` only when not cached."""
 
-    def __init__(self, embedder: ImageEmbedder, max_items: int = 4096) -> None:
+    def __init__(self, embedder: ImageEmbedder, max_items: int = 4096,
+                 decode: Callable[[bytes], np.ndarray] | None = None) -> None:
         self.embedder = embedder
         self.max_items = max_items
+        self.decode = decode
         self.embedded = 0  # images run through the encoder (cache misses)
         self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
-    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        keys = [_image_key(image) for image in images]
+    def _pixels(self, frame: Frame) -> np.ndarray:
+        if not isinstance(frame, bytes):
+            return frame
+        if self.decode is None:
+            raise TypeError("encoded frames need an EmbeddingCache made with `decode`")
+        return self.decode(frame)
+
+    def embed(self, images: Sequence[Frame]) -> np.ndarray:
+        keys = [_frame_key(image) for image in images]
         found = {key: self._vectors[key] for key in keys if key in self._vectors}
         missing = {key: image for key, image in zip(keys, images, strict=True) if key not in found}
         if missing:
-            vectors = self.embedder.embed(list(missing.values()))
+            vectors = self.embedder.embed([self._pixels(image) for image in missing.values()])
             self.embedded += len(missing)
             found.update(zip(missing, vectors, strict=True))
         for key in keys:
@@ -306,7 +322,7 @@ class EmbeddingCache:
             self._vectors.popitem(last=False)
         return np.stack([found[key] for key in keys]) if keys else np.zeros((0, 0), np.float32)
 
-    def distances(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[float]:
+    def distances(self, pairs: Sequence[tuple[Frame, Frame]]) -> list[float]:
         """clip_distance = 1 - cosine of each (before, after) pair, embedded in batched calls."""
         if not pairs:
             return []

@@ -9,10 +9,30 @@ from skimage.morphology import dilation, footprint_rectangle
 from spotdiff.records import Box
 
 
+def changed_box(mask: np.ndarray) -> Box | None:
+    """The box of a mask's True pixels; None when there are none."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return None
+    return (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+
+
 def change_regions(mask: np.ndarray, min_area: int = 4, merge_gap: int = 0) -> list[Box]:
     """(x, y, w, h) boxes of the 8-connected components of a changed-pixel mask, most changed
     pixels first. Components at most `merge_gap` px apart (e.g. the glyphs of one word) are
     merged; a box bounds only changed pixels, and one with fewer than `min_area` is dropped."""
+    bounds = changed_box(mask)
+    if bounds is None:
+        return []
+    # measured on the changed window (grown past what the dilation reaches): the same
+    # components as on the whole frame, at a fraction of the cost
+    reach = merge_gap + 1
+    x0, y0 = max(0, bounds[0] - reach), max(0, bounds[1] - reach)
+    window = mask[y0:bounds[1] + bounds[3] + reach, x0:bounds[0] + bounds[2] + reach]
+    return [(x + x0, y + y0, w, h) for x, y, w, h in _components(window, min_area, merge_gap)]
+
+
+def _components(mask: np.ndarray, min_area: int, merge_gap: int) -> list[Box]:
     grown = mask
     if merge_gap > 0:
         # a (gap+1)-wide square dilation bridges exactly the gaps of at most `gap` px

@@ -6,20 +6,27 @@ import numpy as np
 from skimage.color import rgb2gray
 from skimage.metrics import structural_similarity
 
+from spotdiff.grounding.regions import changed_box
 from spotdiff.records import Box
 
 SSIM_WINDOW = 7  # scikit-image's default window side
 
 
-def ssim(before: np.ndarray, after: np.ndarray, box: Box | None = None) -> float:
+def ssim(before: np.ndarray, after: np.ndarray, box: Box | None = None,
+         changed: np.ndarray | None = None) -> float:
     """SSIM of the grayscale HxWx3 frames, or of their crops to `box` clipped to the frame.
     A box thinner than the SSIM window is grown around its centre to the window's side, so a
-    hairline element is compared with the few pixels around it instead of failing."""
+    hairline element is compared with the few pixels around it instead of failing. With
+    `changed` (the frames' diff mask) it is computed on the changed pixels only, as
+    `frame_ssim` is: the same value, without the identical rest."""
     if before.shape != after.shape:
         raise ValueError(f"image shapes differ: {before.shape} vs {after.shape}")
     if box is not None:
         rows, cols = _window(box, before.shape[1], before.shape[0])
         before, after = before[rows, cols], after[rows, cols]
+        changed = None if changed is None else changed[rows, cols]
+    if changed is not None and min(before.shape[:2]) >= SSIM_WINDOW:
+        return frame_ssim(before, after, changed_box(changed))
     side = min(before.shape[:2])
     if side < 3:
         raise ValueError(f"SSIM needs at least 3x3 pixels, got {before.shape[:2]}")

