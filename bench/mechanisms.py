@@ -3,11 +3,14 @@
     python bench/mechanisms.py                       # default run, per-operator × mechanism table
     python bench/mechanisms.py --sheets 30           # and contact sheets of 30 class-swap pairs
     python bench/mechanisms.py --split mix.yaml      # a split file (e.g. with a mechanism mix)
+    python bench/mechanisms.py --mechanisms class_swap=0.4,rule_edit=0.2   # rule edits too
 
 Generates with the default configuration (embeddings off) from the corpus sources built on
-Bootstrap, prints the accepted pairs per operator and mechanism, and with `--sheets N` writes
-N contact sheets (before | after | changed pixels with the target box, and the sentence) of
-class-swap pairs to `<out>/sheets/`.
+Bootstrap, prints the accepted pairs per operator and mechanism, the tries of each twin
+(class swap, rule edit) per operator with their rejection reasons, and which of DiffSpot's 13
+operators the class swaps reach: an operator is reached when at least `--reach` (3) of its
+pairs are class swaps. `--sheets N` writes N contact sheets (before | after | changed pixels
+with the target box, and the sentence) of class-swap pairs to `<out>/sheets/`.
 """
 
 from __future__ import annotations
@@ -75,9 +78,16 @@ def main() -> None:
     parser.add_argument("--sheets", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--split", type=Path, default=None)
+    parser.add_argument("--reach", type=int, default=3,
+                        help="class-swap pairs an operator needs to count as reached")
+    parser.add_argument("--mechanisms", default=None,
+                        help="sampling.mechanisms, e.g. class_swap=0.4,rule_edit=0.2")
     args = parser.parse_args()
     cfg = load_config()
     cfg.clip.backend = "none"
+    if args.mechanisms:
+        cfg.sampling.mechanisms = {k: float(v) for k, v in
+                                   (item.split("=") for item in args.mechanisms.split(","))}
     with ExitStack() as stack:
         pages = [p for p in corpus_pages(stack, 400) if p.domain in UTILITY_SOURCES]
         pages = pages[:args.pages]
@@ -107,13 +117,21 @@ def main() -> None:
             print(f"| {op}{' *' if op in DIFFSPOT_13 else ''} | "
                   + " | ".join(str(counts[(op, m)]) for m in mechanisms) + " |")
         swapped = sum(n for (_, m), n in counts.items() if m == "class_swap")
-        ops = sorted({o for (o, m) in counts if m == "class_swap" and o in DIFFSPOT_13})
+        reached = sorted(o for (o, m), n in counts.items()
+                         if m == "class_swap" and o in DIFFSPOT_13 and n >= args.reach)
         print(f"class swaps: {swapped} of {sum(counts.values())} "
-              f"({100 * swapped / max(1, sum(counts.values())):.0f}%); "
-              f"DiffSpot operators with class-swap pairs: {len(ops)} of 13 {ops}")
-        rejected = {k: v for k, v in stats["operators"].items()}
-        print(json.dumps({op: v.get("rejected", {}) for op, v in rejected.items()
-                          if "class_swap_overridden" in v.get("rejected", {})}))
+              f"({100 * swapped / max(1, sum(counts.values())):.0f}%); DiffSpot operators "
+              f"with >= {args.reach} class-swap pairs: {len(reached)} of 13 {reached}")
+        for twin in ("class_swap", "rule_edit"):
+            tries = stats.get("mechanisms", {}).get(twin, {}).get("by_operator", {})
+            if tries:
+                print(f"{twin} tries per operator (accepted, then rejections by reason):")
+            for op, reasons in sorted(tries.items()):
+                rejected = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(),
+                                                                    key=lambda kv: -kv[1])
+                                     if k != "accepted")
+                print(f"  {op}: {sum(reasons.values())} tried, "
+                      f"{reasons.get('accepted', 0)} accepted; {rejected}")
         if args.sheets:
             sheets = out / "sheets"
             sheets.mkdir(exist_ok=True)

@@ -375,6 +375,8 @@ class PageJob:
                                                        else ("accepted",)))
             stats.count("mechanisms", mechanism_name(m.mechanism),
                         "accepted" if reason is None else "rejected")
+            stats.count("mechanisms", mechanism_name(m.mechanism), "by_operator", m.operator,
+                        reason or "accepted")
         if reason is not None:
             stats.count("candidates", "rejected", reason)
             for m in group:
