@@ -9,29 +9,26 @@ Generates with the default configuration (embeddings off) from the corpus source
 Bootstrap, prints the accepted pairs per operator and mechanism, the tries of each twin
 (class swap, rule edit) per operator with their rejection reasons, and which of DiffSpot's 13
 operators the class swaps reach: an operator is reached when at least `--reach` (3) of its
-pairs are class swaps. `--sheets N` writes N contact sheets (before | after | changed pixels
-with the target box, and the sentence) of class-swap pairs to `<out>/sheets/`.
+pairs are class swaps. `--sheets N` draws N class-swap pairs with bench/contact_sheets.py (before |
+after | changed pixels with the target box, and the sentence) into `<out>/sheets/`.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import io
-import itertools
 import json
 import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
-from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from contact_sheets import from_row, pick, write_sheets  # noqa: E402
 from corpus import corpus_pages  # noqa: E402
 
 from spotdiff.config import load_config  # noqa: E402
@@ -43,31 +40,6 @@ UTILITY_SOURCES = ("bs5-examples", "sb-admin-2-4.1.4", "sb-admin-7.0.7", "sb-one
                    "tabler-ui-0.0.34")
 DIFFSPOT_13 = ("font_weight", "font_size", "letter_spacing", "line_height", "text", "color",
                "opacity", "gradient", "position", "spacing", "justify", "border", "rounded")
-
-
-def contact_sheet(row: dict, path: Path) -> None:
-    before = Image.open(io.BytesIO(row["image_before"]["bytes"])).convert("RGB")
-    after = Image.open(io.BytesIO(row["image_after"]["bytes"])).convert("RGB")
-    changed = np.any(np.asarray(before) != np.asarray(after), axis=2)
-    mask = Image.fromarray(np.where(changed, 255, 40).astype(np.uint8)).convert("RGB")
-    x, y, w, h = (row[f"target_bbox_{k}"] for k in "xywh")
-    for im in (before, after, mask):
-        ImageDraw.Draw(im).rectangle([x - 2, y - 2, x + w + 2, y + h + 2], outline=(255, 0, 0),
-                                     width=2)
-    # crop around the target so the change is visible at file-view size
-    cx, cy = x + w // 2, y + h // 2
-    box = (max(0, cx - 320), max(0, cy - 200), min(1280, max(0, cx - 320) + 640),
-           min(800, max(0, cy - 200) + 400))
-    tiles = [im.crop(box) for im in (before, after, mask)]
-    sheet = Image.new("RGB", (3 * 640 + 20, 400 + 60), "white")
-    for i, tile in enumerate(tiles):
-        sheet.paste(tile, (i * 650, 0))
-    d = json.loads(row["mutation_dicts_json"][0])
-    made = f"{d['old_class']} → {d['new_class']}" if "old_class" in d else d["mechanism"]
-    text = f"{row['ground_truth_diff']}  [{made}, {row['difficulty']}]"
-    ImageDraw.Draw(sheet).text((6, 406), text[:230], fill=(0, 0, 0))
-    ImageDraw.Draw(sheet).text((6, 426), text[230:460], fill=(0, 0, 0))
-    sheet.save(path)
 
 
 def main() -> None:
@@ -132,21 +104,10 @@ def main() -> None:
                                      if k != "accepted")
                 print(f"  {op}: {sum(reasons.values())} tried, "
                       f"{reasons.get('accepted', 0)} accepted; {rejected}")
-        if args.sheets:
-            sheets = out / "sheets"
-            sheets.mkdir(exist_ok=True)
-            by_operator: dict[str, list[dict]] = collections.defaultdict(list)
-            rng = np.random.default_rng(0)
-            for i in rng.permutation(len(rows)):
-                if json.loads(rows[i]["mutation_dicts_json"][0])["mechanism"] == "class_swap":
-                    by_operator[rows[i]["operator"]].append(rows[i])
-            # round-robin over operators, so rare ones are looked at too
-            picked = [r for group in itertools.zip_longest(*by_operator.values()) for r in group
-                      if r is not None][:args.sheets]
-            for i, row in enumerate(picked):
-                contact_sheet(row, sheets / f"{i:03d}-{row['operator']}.png")
-            print(f"contact sheets in {sheets}")
-
+        if args.sheets:  # round-robin over operator × tier, so rare ones are looked at too
+            swaps = [from_row(r) for r in rows
+                     if json.loads(r["mutation_dicts_json"][0])["mechanism"] == "class_swap"]
+            write_sheets(pick(swaps, args.sheets), out / "sheets", 6)
 
 if __name__ == "__main__":
     main()
