@@ -90,11 +90,14 @@ def read(spec: OperatorSpec, element: Element, value: str,
 
 
 def _radius_px(value: str, element: Element, viewport: Viewport) -> float | None:
-    """The corner radius `value` (its first corner) paints on the element: a percentage of its
-    shorter side, and never more than half that side (a 50rem pill is a half-height corner)."""
+    """The corner radius `value` (its first corner) paints on the element, never more than half
+    its shorter side (a 50rem pill is a half-height corner). A percentage is read only on a
+    square box: on another it draws elliptical corners that no px radius states."""
     first = value.split()[0] if value else ""
     side = min(element.box[2], element.box[3])
     if first.endswith("%"):
+        if abs(element.box[2] - element.box[3]) > 1:
+            return None
         number = first_number(first)
         px = None if number is None else number * side / 100
     else:
