@@ -128,6 +128,7 @@ class PagePlan:
     tries_per_cell: int
     closed: frozenset[str] = frozenset()
     first_tries: int = 0  # 0: tries_per_cell
+    mechanisms: dict[str, float] | None = None  # the mix to try, when not the run's
 
     def tries_at(self, position: int) -> int:
         return self.first_tries if position == 0 and self.first_tries else self.tries_per_cell

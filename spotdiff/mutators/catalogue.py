@@ -134,9 +134,9 @@ class ClassSwapRule(Strict):
                                   "sets one of these properties (the first one present counts).")
     companions: list[str] = Field(default_factory=list, description="Properties such a class may "
                                   "set along with it, e.g. the line height of a font-size class.")
-    radius: bool = Field(False, description="The values are corner radii, measured as the corner "
-                         "drawn: no radius paints past half the box's shorter side (`rounded-pill`) "
-                         "and a percentage is read on a square box (`rounded-circle`).")
+    radius: bool = Field(False, description="The values are corner radii, measured as the "
+                         "corner drawn: none paints past half the box's shorter side "
+                         "(`rounded-pill`), a percentage is read on a square box.")
 
 
 class Eligibility(Strict):
