@@ -53,3 +53,14 @@ def test_waves_plan_for_the_mix_once_a_mechanism_holds_its_share():
     second = plan.next(outcomes)
     assert plan.need_now.cells == {("color", "easy"): 1, ("opacity", "easy"): 1}
     assert second and all(u.plan.mechanisms == {"class_swap": 1.0} for u in second)
+
+
+def test_the_scarcer_mechanism_is_selected_first():
+    """A cell both mechanisms gave goes to the scarcer one, so the common one fills another."""
+    quota = Quota({("color", "easy"): 1, ("opacity", "easy"): 1}, max_per_page=1,
+                  mechanisms={"inline": 0.5, "class_swap": 0.5})
+    rows = [[("color", "easy")], [("color", "easy")], [("opacity", "easy")]]
+    mechs = [["inline"], ["class_swap"], ["inline"]]
+    assert select(rows, ["a", "b", "c"], quota, mechs) == [[], [0], [0]]
+    assert mechanism_fill(mechs, [[], [0], [0]], quota) == {"inline": [1, 1, 2],
+                                                             "class_swap": [1, 1, 1]}
