@@ -1,14 +1,17 @@
-"""Where the command line writes: progress and errors to stderr, tables to stdout."""
+"""What the commands share: where they write (progress and errors to stderr, tables to stdout),
+how they fail, and the run config they read."""
 
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from spotdiff.config import ConfigError, RunConfig, load_config
 from spotdiff.debug import debugging
 
 console = Console(stderr=True)
@@ -23,3 +26,14 @@ def fail(message: str, code: int = 2) -> NoReturn:
     # escaped: a key such as `operators[odd]` is not markup
     console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Run config YAML.")]
+
+
+def run_config(config: Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """The run config (`--config`, else the default) with `overrides`; a bad one fails."""
+    try:
+        return load_config(config, overrides)
+    except ConfigError as e:
+        fail(str(e))

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from spotdiff.config import BrowserConfig
 from spotdiff.export.parquet import write_rows
 from spotdiff.renderer.browser import launch_browser
-from spotdiff.report.command import report
+from spotdiff.report.command import report_command as report
 from spotdiff.report.images import write_pair
 
 W, H = 1280, 800

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from spotdiff.config import ConfigError, CrawlConfig, RunConfig, load_config, validate
-from spotdiff.console import console, fail, out_console
+from spotdiff.console import ConfigOpt, console, fail, out_console
 from spotdiff.crawler.crawl import crawl, read_stats
 
 SHOWN = 12  # rows per breakdown in the summary
@@ -72,8 +72,7 @@ def crawl_command(
         min=1, help="Keep this many pages, stratified by domain × complexity.")] = None,
     max_domain_share: Annotated[float | None, typer.Option(
         help="No domain category above this share of the kept pages, e.g. 0.15.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Run config YAML.")
-    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Crawl breadth-first from seed URLs into replayable page archives (robots.txt obeyed,
     private addresses refused). Re-running the same command resumes an interrupted crawl."""

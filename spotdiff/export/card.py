@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import yaml
 
 from spotdiff.config import RunConfig
-from spotdiff.export.parquet import COLUMNS, shard_split
+from spotdiff.export.parquet import COLUMNS
+from spotdiff.export.shards import shard_split
 from spotdiff.records import TIERS
 
 SIZES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),

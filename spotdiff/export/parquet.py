@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,16 +44,6 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("language", pa.string()),
     ("operator", pa.string()),
 ]
-
-
-# `generate` names shards <split>-NNNNN-of-NNNNN.parquet
-SHARD_NAME = re.compile(r"^(?P<split>.+)-\d+-of-\d+$")
-
-
-def shard_split(path: Path) -> str:
-    """The split a shard belongs to, from its file name."""
-    match = SHARD_NAME.match(path.stem)
-    return match["split"] if match else path.stem
 
 
 def _feature(dtype: pa.DataType) -> dict[str, Any]:

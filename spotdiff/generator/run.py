@@ -27,11 +27,12 @@ import yaml
 from spotdiff.config import RunConfig
 from spotdiff.crawler.classify import Classifier
 from spotdiff.export.card import write_card
-from spotdiff.export.parquet import schema, write_table
+from spotdiff.export.shards import ShardWriter
 from spotdiff.generator.clip_rows import RowDistances
-from spotdiff.generator.executors import run_local, run_ray
 from spotdiff.generator.ledger import RunDir, write_json
 from spotdiff.generator.page_job import PageUnit
+from spotdiff.generator.pool import WorkerPool
+from spotdiff.generator.ray_tasks import run_ray
 from spotdiff.generator.selection import (
     Cell,
     Quota,
@@ -152,42 +153,14 @@ def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunCo
     """Select rows by quota and cut the unit parts into shards, streaming part by part; the
     exported rows get their clip_distance unless the gate already needed it."""
     markers, cells, chosen = selection(run, units, req.quota)
-    stats = distances.stats
-    data_dir = run.out / "data"
-    # shards are cut in the ledger and moved into data/ only once all are written, so a
-    # failure (a full disk) never leaves data/ with part of a dataset
-    staging = run.ledger / "shards"
-    for old in staging.glob("*.parquet"):
-        old.unlink()
-    pending: list[pa.Table] = []
-    shards: list[Path] = []
-
-    def flush() -> None:
-        table = distances.fill(pa.concat_tables(pending) if pending else schema().empty_table())
-        pending.clear()
-        path = staging / f"{run.split}-{len(shards):05d}.parquet"
-        write_table(table, path, cfg.export.row_group_rows, metadata(cfg, stats))
-        shards.append(path)
-
-    buffered = 0
+    shards = ShardWriter(run.out / "data", run.ledger / "shards", run.split,
+                         cfg.export.shard_rows, cfg.export.row_group_rows, distances.fill,
+                         lambda: metadata(cfg, distances.stats))
     for unit, marker, picks in zip(units, markers, chosen, strict=True):
         table = kept_rows(run, unit, marker, picks)
         if table is not None:
-            pending.append(table)
-            buffered += table.num_rows
-        if buffered >= cfg.export.shard_rows:
-            flush()
-            buffered = 0
-    if pending or not shards:
-        flush()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for old in data_dir.glob(f"{run.split}-*.parquet"):
-        old.unlink()
-    for i, path in enumerate(shards):
-        path.replace(data_dir / f"{run.split}-{i:05d}-of-{len(shards):05d}.parquet")
-    rows = Counter()
-    for f in data_dir.glob(f"{run.split}-*.parquet"):
-        rows.update(pq.read_table(f, columns=["task_type"])["task_type"].to_pylist())
+            shards.add(table)
+    rows = shards.close()
     write_rejects_index(run, markers, req.keep_rejects)
     mechanisms = [m["mechanisms"] for m in markers]
     return (dict(rows), fill_table(cells, chosen, req.quota),
@@ -323,8 +296,8 @@ def generate(req: RunRequest, cfg: RunConfig,
                 if todo and req.executor == "ray":
                     browser = run_ray(todo, setup, req.ray_address, progress)
                 elif todo:
-                    browser = run_local(todo, setup, req.workers, cfg.render.page_budget_s,
-                                        progress)
+                    browser = WorkerPool(todo, setup, cfg.render.page_budget_s,
+                                         progress).run(req.workers)
             finally:
                 stop.set()  # a failed wave must not leave the watcher waiting for its units
             if watching is not None:

@@ -1,27 +1,22 @@
-"""Work-unit execution: a browser per worker, several pages in flight, results saved by the
-worker itself into the run ledger; the caller is told only what finished."""
+"""What runs work units in one process, wherever that process is (a local pool worker or a Ray
+task): a browser, several pages in flight, each result saved into the run ledger by the worker
+itself; the caller is told only what started and finished."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import multiprocessing as mp
-import signal
-import sys
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from spotdiff.config import RunConfig
-from spotdiff.debug import debugging
 from spotdiff.export.parquet import OutputWriteError
 from spotdiff.generator.ledger import RunDir
 from spotdiff.generator.page_job import PageJob, PageResult, PageUnit
 from spotdiff.mutators.catalogue import OperatorSpec
 from spotdiff.renderer.session import Renderer
 
-log = logging.getLogger("spotdiff.worker")
+Progress = Callable[[int, int], None]  # what an executor reports: (units finished, pairs accepted)
 
 
 class UnitError(Exception):
@@ -94,38 +89,3 @@ async def run_units(setup: WorkerSetup, next_unit: Callable[[], PageUnit | None]
 
         await asyncio.gather(*(lane() for _ in range(max(1, setup.pages_in_flight))))
         return renderer.describe()
-
-
-def run_batch(setup: WorkerSetup, units: Sequence[PageUnit]) -> dict[str, Any]:
-    """Run a fixed batch of units in this process (a Ray task, or a test)."""
-    pending = list(units)
-    done: list[int] = []
-    browser = asyncio.run(run_units(
-        setup, lambda: pending.pop(0) if pending else None, lambda unit: None,
-        lambda result: done.append(result.unit.index)))
-    return {"done": done, "browser": browser}
-
-
-def worker_main(worker_id: int, setup: WorkerSetup, units: mp.Queue, events: mp.Queue) -> None:
-    """A local worker process: pull units until a None arrives, report start and finish. An
-    error is reported as ("error", worker, unit index or None, message, fatal) and the process
-    exits."""
-    logging.basicConfig(level=logging.WARNING)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-
-    def next_unit() -> PageUnit | None:
-        return units.get()
-
-    try:
-        browser = asyncio.run(run_units(
-            setup, next_unit,
-            lambda unit: events.put(("start", worker_id, unit.index)),
-            lambda result: events.put(("done", worker_id, result.unit.index,
-                                       len(result.pairs)))))
-    except Exception as e:
-        if debugging():
-            traceback.print_exc()
-        events.put(("error", worker_id, getattr(e, "index", None), error_message(e),
-                    getattr(e, "fatal", False)))
-        sys.exit(1)
-    events.put(("exit", worker_id, browser))

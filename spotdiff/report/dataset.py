@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import yaml
 
-from spotdiff.export.parquet import shard_split
+from spotdiff.export.shards import shard_split
 
 IMAGES = ("image_before", "image_after")
 
