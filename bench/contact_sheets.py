@@ -6,6 +6,7 @@ unless larger than a panel.
     python bench/contact_sheets.py out/ds --pairs 80 --per-sheet 10 --out out/ds/sheets
     python bench/contact_sheets.py out/ds --rejects invisible      # pairs the gate rejected
     python bench/contact_sheets.py out/ds --least 3                # the floor: least visible kept
+    python bench/contact_sheets.py out/ds --mechanism class_swap   # pairs made by one mechanism
 
 Pairs are taken round-robin over operator × tier so every cell shows; writes sheet-NN.png and
 pairs.jsonl (what each tile shows) under --out.
@@ -76,7 +77,9 @@ def from_row(row: dict) -> Sample:
     mutation = json.loads(row["mutation_dicts_json"][0])
     visibility = mutation.get("visibility") or {}
     head = (f"{visibility.get('measure', '')} {visibility.get('value', '')} · "
-            f"magnitude {mutation['magnitude']:g}")
+            f"magnitude {mutation['magnitude']:g} · {mutation.get('mechanism', '')}")
+    if mutation.get("old_class"):
+        head += f" {mutation['old_class']} → {mutation['new_class']}"
     box = (row["target_bbox_x"], row["target_bbox_y"], row["target_bbox_w"], row["target_bbox_h"])
     return Sample(row["id"], row["operator"], row["difficulty"], head, row["ground_truth_diff"],
                   box, float(visibility.get("value", "nan")),
@@ -130,6 +133,24 @@ def pick(samples: list[Sample], n: int) -> list[Sample]:
     return list(itertools.islice(spread, n))
 
 
+def write_sheets(chosen: list[Sample], out: Path, per_sheet: int) -> None:
+    """`per_sheet` tiles a PNG (sheet-NN.png) and what each shows in pairs.jsonl."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "pairs.jsonl").open("w") as index:
+        for sheet, start in enumerate(range(0, len(chosen), per_sheet)):
+            batch = chosen[start: start + per_sheet]
+            tiles = [tile(s) for s in batch]
+            page = Image.new("RGB", (tiles[0].width, sum(t.height for t in tiles)), "white")
+            for i, t in enumerate(tiles):
+                page.paste(t, (0, i * t.height))
+            page.save(out / f"sheet-{sheet:02d}.png")
+            for s in batch:
+                index.write(json.dumps({"sheet": sheet, "id": s.id, "operator": s.operator,
+                                        "tier": s.tier, "head": s.head,
+                                        "sentence": s.sentence}, ensure_ascii=False) + "\n")
+    print(f"{len(chosen)} pairs on {-(-len(chosen) // per_sheet)} sheets in {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path)
@@ -137,6 +158,7 @@ def main() -> None:
     parser.add_argument("--per-sheet", type=int, default=6)
     parser.add_argument("--least", type=int, help="the N least visible pairs of each operator")
     parser.add_argument("--rejects", help="show the rejected pairs kept for this reason instead")
+    parser.add_argument("--mechanism", help="only pairs made by this mechanism (class_swap, …)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     out = args.out or args.dataset / ("sheets" if not args.rejects else f"rejects-{args.rejects}")
@@ -148,7 +170,9 @@ def main() -> None:
                    if e["reason"] == args.rejects]
     else:
         rows = pq.read_table(sorted((args.dataset / "data").glob("*.parquet"))).to_pylist()
-        samples = [from_row(r) for r in rows if r["task_type"] == "visual_diff"]
+        samples = [from_row(r) for r in rows if r["task_type"] == "visual_diff" and (
+            args.mechanism is None
+            or json.loads(r["mutation_dicts_json"][0])["mechanism"] == args.mechanism)]
     if args.least:
         by_op: dict[str, list[Sample]] = {}
         for sample in samples:
@@ -157,19 +181,7 @@ def main() -> None:
                   for s in sorted(by_op[op], key=lambda s: s.visibility)[:args.least]]
     else:
         chosen = pick(samples, args.pairs)
-    with (out / "pairs.jsonl").open("w") as index:
-        for sheet, start in enumerate(range(0, len(chosen), args.per_sheet)):
-            batch = chosen[start: start + args.per_sheet]
-            tiles = [tile(s) for s in batch]
-            page = Image.new("RGB", (tiles[0].width, sum(t.height for t in tiles)), "white")
-            for i, t in enumerate(tiles):
-                page.paste(t, (0, i * t.height))
-            page.save(out / f"sheet-{sheet:02d}.png")
-            for s in batch:
-                index.write(json.dumps({"sheet": sheet, "id": s.id, "operator": s.operator,
-                                        "tier": s.tier, "head": s.head,
-                                        "sentence": s.sentence}, ensure_ascii=False) + "\n")
-    print(f"{len(chosen)} pairs on {-(-len(chosen) // args.per_sheet)} sheets in {out}")
+    write_sheets(chosen, out, args.per_sheet)
 
 
 if __name__ == "__main__":

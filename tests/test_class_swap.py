@@ -87,3 +87,44 @@ def test_ground_truth_names_the_mechanism_and_both_classes(swapped):
 def test_a_class_outranked_by_the_page_is_rejected_not_mislabelled(swapped):
     *_, overridden = swapped
     assert overridden.reason == "class_swap_overridden" and overridden.restored
+
+
+async def circle_swaps(cfg, page):
+    catalogue = load_catalogue(cfg.operator_paths())
+    spec = catalogue["rounded"]
+    async with Renderer(cfg.browser, cfg.render) as renderer:
+        loaded = await renderer.open(page)
+        elements = await loaded.elements(CandidateConfig(), style_properties(catalogue))
+        scales = discover(await loaded.stylesheets(), Viewport(1280, 800))
+        before = await loaded.stable_screenshot()
+        job = PageJob(renderer, catalogue, cfg)
+        circles = [e for e in elements if "rounded-circle" in e.classes and e.tag == "svg"]
+        outcomes, stats = [], Stats()
+        for _, item in plan(circles, {"rounded": spec}, np.random.default_rng(0),
+                            page_context(elements), (1280, 800), scales=scales,
+                            mechanisms={"class_swap": 1.0}):
+            if not isinstance(item, str):
+                outcomes.append((item, await job.try_pair(loaded, before, [item], stats)))
+        await loaded.close()
+    return circles, outcomes, stats
+
+
+def test_a_circle_is_measured_as_the_corner_it_draws(cfg, serve_corpus):
+    """Bootstrap's `rounded-circle` (50%) on a 140 px placeholder image draws a 70 px corner:
+    images qualify (a radius clips them), the percentage is read against the box, and swapping
+    it for a px radius of the scale is an accepted, easy class swap stated in px."""
+    page = next(p for p in serve_corpus([("bs5-examples", 34)]) if "/carousel/" in p.url)
+    circles, outcomes, stats = run(circle_swaps(cfg, page))
+    assert circles and all(e.box[2] == e.box[3] == 140 for e in circles)
+    assert outcomes
+    for m, _ in outcomes:
+        assert m.old_class == "rounded-circle" and m.old_value == "70px"
+        assert m.new_class.startswith("rounded") and m.new_value.endswith("px")
+        assert m.magnitude == 70 - float(m.new_value[:-2]) and m.direction == "decrease"
+    accepted = [m for m, o in outcomes if o.reason is None]
+    assert accepted, [o.reason for _, o in outcomes]
+    assert all(m.tier == "easy" for m in accepted)  # a 70 → ≤ 16 px corner on a 2% box
+    # stats.json counts each twin's tries per operator by outcome (bench/mechanisms.py)
+    assert stats.get("mechanisms", "class_swap", "by_operator", "rounded") == {
+        reason: sum((o.reason or "accepted") == reason for _, o in outcomes)
+        for reason in {o.reason or "accepted" for _, o in outcomes}}

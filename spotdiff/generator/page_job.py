@@ -191,12 +191,13 @@ class PageJob:
         rng = page_seed(self.cfg.seed, unit.page.identity)
         context = page_context(elements)
         held = tried = 0
+        mechanisms = plan.mechanisms or self.cfg.sampling.mechanisms
         for position, cell in enumerate(plan.cells):
             operators = self.catalogue if cell[0] == ANY else (
                 {cell[0]: self.catalogue[cell[0]]} if cell[0] in self.catalogue else {})
             tiers = self.tiers if cell[1] == ANY else (cell[1],)
             planned = plan_mutations(elements, operators, rng, context, (r.width, r.height),
-                                     tiers, scales, self.cfg.sampling.mechanisms, rules)
+                                     tiers, scales, mechanisms, rules)
             in_cell = 0
             for group in group_mutations(planned, self.cfg.sampling.mutations_per_pair, stats):
                 if (held >= plan.pairs or tried >= plan.tries
@@ -368,6 +369,8 @@ class PageJob:
                                                        else ("accepted",)))
             stats.count("mechanisms", mechanism_name(m.mechanism),
                         "accepted" if reason is None else "rejected")
+            stats.count("mechanisms", mechanism_name(m.mechanism), "by_operator", m.operator,
+                        reason or "accepted")
         if reason is not None:
             stats.count("candidates", "rejected", reason)
             for m in group:

@@ -93,7 +93,7 @@ def outcome(marker: dict[str, Any]) -> Outcome:
     tried = {(op, tier): (n.get("tried", 0), n.get("accepted", 0))
              for op, tiers in cells.items() for tier, n in tiers.items()}
     return Outcome([tuple(c) for c in marker["visual"]], marker.get("category"),
-                   marker["no_diff"], tried)
+                   marker["no_diff"], tried, marker.get("mechanisms", []))
 
 
 def selection(run: RunDir, units: Sequence[PageUnit], quota: Quota

@@ -128,6 +128,7 @@ class PagePlan:
     tries_per_cell: int
     closed: frozenset[str] = frozenset()
     first_tries: int = 0  # 0: tries_per_cell
+    mechanisms: dict[str, float] | None = None  # the mix to try, when not the run's
 
     def tries_at(self, position: int) -> int:
         return self.first_tries if position == 0 and self.first_tries else self.tries_per_cell
@@ -137,36 +138,40 @@ def select(rows: Sequence[Sequence[Cell]], domains: Sequence[str], quota: Quota,
            mechanisms: Sequence[Sequence[str]] | None = None) -> list[list[int]]:
     """For each unit, the indices of its rows to keep. Units take turns, one pair a round; each
     takes the row whose cell is furthest from full, within the domain cap. With a mechanism
-    mix, `mechanisms` names each row's mechanism: a mechanism's rows stop at its share, and the
-    mechanism furthest from its share goes first (a page offers the rarer mechanism seldom),
-    then the cell furthest from full."""
+    mix, `mechanisms` names each row's mechanism and a mechanism's rows stop at its share; the
+    mechanisms are selected one after another, the scarcest (fewest rows for its share) first,
+    so a cell the rarer mechanism can fill is not taken first by the common one."""
     remaining = dict(quota.cells)
     wanted_mech = quota.mechanism_wanted()
     mech_left = dict(wanted_mech)
     cap = quota.domain_cap()
     per_domain: Counter[str] = Counter()
     chosen: list[list[int]] = [[] for _ in rows]
-    for _ in range(quota.max_per_page):
-        for u, unit_rows in enumerate(rows):
-            if per_domain[domains[u]] >= cap:
-                continue
-            best = None
-            for i, (op, tier) in enumerate(unit_rows):
-                cell = quota.cell_of(op, tier)
-                if i in chosen[u] or cell is None or remaining[cell] <= 0:
+    offered = Counter(m for unit in (mechanisms or []) for m in unit)
+    phases: list[str | None] = [None]
+    if mechanisms is not None and mech_left:
+        phases = sorted(mech_left, key=lambda m: (offered[m] / max(1, wanted_mech[m]), m))
+    for phase in phases:
+        for _ in range(quota.max_per_page):
+            for u, unit_rows in enumerate(rows):
+                if per_domain[domains[u]] >= cap or len(chosen[u]) >= quota.max_per_page:
                     continue
-                mech = mechanisms[u][i] if mechanisms is not None and mech_left else ""
-                if mech_left and mech_left.get(mech, 0) <= 0:
-                    continue
-                key = (mech_left.get(mech, 0) / max(1, wanted_mech.get(mech, 1)), remaining[cell])
-                if best is None or key > best[2]:
-                    best = (i, cell, key, mech)
-            if best is not None:
-                chosen[u].append(best[0])
-                remaining[best[1]] -= 1
-                per_domain[domains[u]] += 1
-                if best[3]:
-                    mech_left[best[3]] -= 1
+                best = None
+                for i, (op, tier) in enumerate(unit_rows):
+                    cell = quota.cell_of(op, tier)
+                    if i in chosen[u] or cell is None or remaining[cell] <= 0:
+                        continue
+                    mech = mechanisms[u][i] if phase is not None else ""
+                    if phase is not None and (mech != phase or mech_left[mech] <= 0):
+                        continue
+                    if best is None or remaining[cell] > best[2]:
+                        best = (i, cell, remaining[cell], mech)
+                if best is not None:
+                    chosen[u].append(best[0])
+                    remaining[best[1]] -= 1
+                    per_domain[domains[u]] += 1
+                    if best[3]:
+                        mech_left[best[3]] -= 1
     return [sorted(c) for c in chosen]
 
 

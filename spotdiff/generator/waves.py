@@ -13,7 +13,7 @@ import math
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from spotdiff.generator.page_job import PageUnit
 from spotdiff.generator.selection import ANY, Cell, PagePlan, Quota, matches, select
@@ -38,6 +38,7 @@ class Outcome:
     category: str | None  # None: the page did not load
     controls: int  # no-diff controls made
     tried: dict[Cell, tuple[int, int]]  # candidates tried and accepted per (operator, tier)
+    mechanisms: list[str] = field(default_factory=list)  # of each accepted pair, as `cells`
 
 
 def page_order(pages: Sequence[Page], seed: int) -> list[int]:
@@ -59,6 +60,7 @@ class Need:
     success: dict[Cell, float]  # share of the pages dealt a cell that gave it
     first_tries: dict[Cell, int]  # candidates a page dealt the cell tries at it
     exhausted: frozenset[Cell]  # dealt to GIVE_UP_AFTER pages or more, none gave it
+    mechanisms: dict[str, float] | None = None  # a mix's short mechanisms, their shares to 1
 
 
 class Waves:
@@ -103,7 +105,8 @@ class Waves:
             cells = tuple(dict.fromkeys(slots[start:] + slots[:start]))
             first = need.first_tries[cells[0]]
             tries = min(self.tries_per_page, first + (2 * pairs - 1) * self.tries_per_cell)
-            plan = PagePlan(cells, pairs, tries, self.tries_per_cell, need.closed, first)
+            plan = PagePlan(cells, pairs, tries, self.tries_per_cell, need.closed, first,
+                            need.mechanisms)
             wave.append(PageUnit(i, self.pages[i], plan, controls[i]))
         self.units += wave
         self.count += bool(wave)
@@ -134,13 +137,22 @@ class Waves:
         finished = [(u, outcomes[u.index]) for u in self.units]
         rows = [o.cells for _, o in finished]
         domains = [o.category or u.page.domain or "" for u, o in finished]
-        chosen = select(rows, domains, self.quota)
+        mix = self.quota.mechanisms
+        chosen = select(rows, domains, self.quota,
+                        [o.mechanisms for _, o in finished] if mix else None)
         remaining = dict(self.quota.cells)
         per_domain: Counter[str] = Counter()
+        mech_left = dict(self.quota.mechanism_wanted())
         for (_, outcome), picks, domain in zip(finished, chosen, domains, strict=True):
             for i in picks:
                 remaining[self.quota.cell_of(*outcome.cells[i])] -= 1
                 per_domain[domain] += 1
+                if mix:
+                    mech_left[outcome.mechanisms[i]] -= 1
+        # once a mechanism of the mix holds its share, pages try only the ones still short
+        short = {m: mix[m] for m, n in mech_left.items() if n > 0} if mix else None
+        mechanisms = ({m: s / sum(short.values()) for m, s in short.items()}
+                      if short and len(short) < len(mix or {}) else None)
         cap = self.quota.domain_cap()
         dealt: Counter[Cell] = Counter()
         gave: Counter[Cell] = Counter()
@@ -176,7 +188,8 @@ class Waves:
             controls=(max(0, self.no_diff - sum(o.controls for _, o in finished))
                       if self.separate_controls else 0),
             closed=frozenset(d for d, n in per_domain.items() if n >= cap),
-            success=success, first_tries=first_tries, exhausted=exhausted)
+            success=success, first_tries=first_tries, exhausted=exhausted,
+            mechanisms=mechanisms)
 
     def _slots(self, need: Need) -> list[Cell]:
         """One entry per page-pair to deal, interleaved across cells, the most needed first:

@@ -120,10 +120,15 @@ class ClassSwapRule(Strict):
                                   "sets one of these properties (the first one present counts).")
     companions: list[str] = Field(default_factory=list, description="Properties such a class may "
                                   "set along with it, e.g. the line height of a font-size class.")
+    radius: bool = Field(False, description="The values are corner radii, measured as the "
+                         "corner drawn: none paints past half the box's shorter side "
+                         "(`rounded-pill`), a percentage is read on a square box.")
 
 
 class Eligibility(Strict):
     requires: list[Flag] = Field(default_factory=list)
+    requires_any: list[Flag] = Field(default_factory=list, description="At least one of these "
+                                     "flags, e.g. [paint, image] for what a corner radius clips.")
     excludes: list[Flag] = Field(default_factory=list)
     tags: list[str] | None = None
     exclude_tags: list[str] = Field(default_factory=list)

@@ -64,6 +64,8 @@ def read(spec: OperatorSpec, element: Element, value: str,
     value rule; None when it has none."""
     rule = spec.value
     value = value.strip()
+    if isinstance(rule, NumericValue) and spec.class_swap is not None and spec.class_swap.radius:
+        return _radius_px(value, element, viewport)
     if isinstance(rule, NumericValue):
         scale = font_px(element) if rule.unit == "em" else 1.0
         if value in rule.keywords:
@@ -87,6 +89,22 @@ def read(spec: OperatorSpec, element: Element, value: str,
     return None
 
 
+def _radius_px(value: str, element: Element, viewport: Viewport) -> float | None:
+    """The corner radius `value` (its first corner) paints on the element, never more than half
+    its shorter side (a 50rem pill is a half-height corner). A percentage is read only on a
+    square box: on another it draws elliptical corners that no px radius states."""
+    first = value.split()[0] if value else ""
+    side = min(element.box[2], element.box[3])
+    if first.endswith("%"):
+        if abs(element.box[2] - element.box[3]) > 1:
+            return None
+        number = first_number(first)
+        px = None if number is None else number * side / 100
+    else:
+        px = length_px(first, font_px(element), viewport)
+    return None if px is None else min(px, side / 2)
+
+
 def _is_number(value: str) -> bool:
     try:
         float(value)
@@ -97,6 +115,8 @@ def _is_number(value: str) -> bool:
 
 def _current(spec: OperatorSpec, element: Element) -> Reading | None:
     rule, value = spec.value, current(spec, element)
+    if isinstance(rule, NumericValue) and spec.class_swap is not None and spec.class_swap.radius:
+        return read(spec, element, value)
     if isinstance(rule, NumericValue):
         scale = font_px(element) if rule.unit == "em" else 1.0
         return first_number(value, {k: v * scale for k, v in rule.keywords.items()})
@@ -198,10 +218,20 @@ def pick(spec: OperatorSpec, element: Element, found: list[SwapOption], target: 
         return None
     if spec.magnitude == "area":
         return candidates[int(rng.integers(0, len(candidates)))]
-    in_tier = [s for s in candidates if spec.tier_of(s.change.magnitude, area) == tier]
+    in_tier = [s for s in candidates if tier_of(spec, s.change.magnitude, area) == tier]
     if in_tier:
         return in_tier[int(rng.integers(0, len(in_tier)))]
     return min(candidates, key=lambda s: abs(s.change.magnitude - target))
+
+
+def tier_of(spec: OperatorSpec, magnitude: float, area: float) -> str | None:
+    """The tier of a swap's magnitude: the operator's, except that a swap past the top of the
+    easy range is easy where the easy tier admits the element (a scale's ends lie further apart
+    than the inline change goes: `rounded` → `rounded-circle`, `fs-1` → `fs-6`)."""
+    found = spec.tier_of(magnitude, area)
+    if found is None and magnitude > spec.tiers["easy"][1] and "easy" in spec.tiers_for_area(area):
+        return "easy"
+    return found
 
 
 def holds(spec: OperatorSpec, element: Element, expected: str, computed: str) -> bool:

@@ -26,6 +26,8 @@ def eligible(spec: OperatorSpec, element: Element, mechanism: str | None = None)
     own = spec.read or spec.property if mechanism == CLASS_SWAP else None
     if not set(rule.requires) <= element.flags or set(rule.excludes) & element.flags:
         return False
+    if rule.requires_any and not set(rule.requires_any) & element.flags:
+        return False
     if rule.tags is not None and element.tag not in rule.tags:
         return False
     if element.tag in rule.exclude_tags:
@@ -139,7 +141,8 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
             yield name, "no_value"
             continue
         magnitude = area if spec.magnitude == "area" else change.magnitude
-        applied_tier = spec.tier_of(magnitude, area)
+        applied_tier = (class_swap.tier_of(spec, magnitude, area) if swap
+                        else spec.tier_of(magnitude, area))
         if applied_tier is None:
             yield name, "magnitude_outside_tiers"
             continue
