@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 import tempfile
 import time
@@ -114,6 +115,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="keep the dataset here (default: a temp dir)")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the two load loops (fill and tries only, no time ratios)")
     args = parser.parse_args()
     split = load_split(split_config_path("test"))
     cfg = load_config(overrides={"seed": args.seed})
@@ -126,8 +129,8 @@ def main() -> None:
     with ExitStack() as stack:
         # as a user's URL list: no categories given, so the pages are classified when loaded
         pages = [replace(p, domain=None) for p in corpus_pages(stack, args.pages)]
-        floor = plain_loop(pages)
-        ours = spotdiff_loop(pages)
+        floor = math.nan if args.no_floor else plain_loop(pages)
+        ours = math.nan if args.no_floor else spotdiff_loop(pages)
         out = args.out or Path(stack.enter_context(tempfile.TemporaryDirectory())) / "split"
         req = RunRequest(pages, out, Quota.from_split(split, list(load_catalogue(
             cfg.operator_paths()))), cfg.sampling.max_pairs_per_page, no_diff,
