@@ -6,6 +6,7 @@ unless larger than a panel.
     python bench/contact_sheets.py out/ds --pairs 80 --per-sheet 10 --out out/ds/sheets
     python bench/contact_sheets.py out/ds --rejects invisible      # pairs the gate rejected
     python bench/contact_sheets.py out/ds --least 3                # the floor: least visible kept
+    python bench/contact_sheets.py out/ds --tier hard              # one tier's pairs
 
 Pairs are taken round-robin over operator × tier so every cell shows; writes sheet-NN.png and
 pairs.jsonl (what each tile shows) under --out.
@@ -137,6 +138,7 @@ def main() -> None:
     parser.add_argument("--per-sheet", type=int, default=6)
     parser.add_argument("--least", type=int, help="the N least visible pairs of each operator")
     parser.add_argument("--rejects", help="show the rejected pairs kept for this reason instead")
+    parser.add_argument("--tier", help="only pairs of this tier (easy, medium, hard)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     out = args.out or args.dataset / ("sheets" if not args.rejects else f"rejects-{args.rejects}")
@@ -149,6 +151,8 @@ def main() -> None:
     else:
         rows = pq.read_table(sorted((args.dataset / "data").glob("*.parquet"))).to_pylist()
         samples = [from_row(r) for r in rows if r["task_type"] == "visual_diff"]
+    if args.tier:
+        samples = [s for s in samples if s.tier == args.tier]
     if args.least:
         by_op: dict[str, list[Sample]] = {}
         for sample in samples:
