@@ -74,15 +74,31 @@ def test_an_invisible_try_is_tried_again_larger_at_most_twice():
     assert first(tries).element != m.element  # retries spent: another element
 
 
-def test_other_rejections_and_untargeted_plans_are_not_aimed():
-    spec = CATALOGUE["line_height"]
+def test_a_change_that_moved_other_content_is_tried_once_the_other_way():
+    spec = CATALOGUE["line_height"]  # direction: either
     elements = [element(i) for i in range(4)]
     cell = aim.Aim("hard")
     tries = plan(elements, {"line_height": spec}, np.random.default_rng(2),
                  page_context(elements), (1280, 800), ("hard",), aim=cell)
     m = first(tries)
     cell.observe(spec, [replace(m, visibility=("edge_shift", 30.0))], "contaminated")
-    assert first(tries).element != m.element
+    back = first(tries)
+    assert back.element.index == m.element.index
+    assert {back.direction, m.direction} == {"increase", "decrease"}
+    cell.observe(spec, [replace(back, visibility=("edge_shift", 30.0))], "contaminated")
+    assert first(tries).element.index != m.element.index  # once: then another element
+
+
+def test_other_rejections_are_not_aimed():
+    spec = CATALOGUE["color"]  # no direction to turn
+    elements = [element(i) for i in range(4)]
+    cell = aim.Aim("hard")
+    tries = plan(elements, {"color": spec}, np.random.default_rng(2),
+                 page_context(elements), (1280, 800), ("hard",), aim=cell)
+    for reason in ("contaminated", "apply_failed"):
+        m = first(tries)
+        cell.observe(spec, [replace(m, visibility=("visible_px", 3000.0))], reason)
+        assert first(tries).element.index != m.element.index
 
 
 def test_a_pixel_counted_measure_that_the_magnitude_cannot_move_draws_by_area():

@@ -27,6 +27,9 @@ RETRIES = 2  # tries of one element again, beyond the first
 # outcomes whose measure aims the next try: kept in another tier, too faint to keep, or too
 # faint to move a pixel at all
 AIMED_FROM = (None, "invisible", "no_effect")
+# a change that moved content outside its box (a taller line pushing the page down) is tried once
+# the other way on the same element: a smaller line in a table cell or a flex row moves nothing
+REVERSED_FROM = "contaminated"
 
 
 def band(spec: OperatorSpec, tier: str) -> tuple[float, float] | None:
@@ -60,6 +63,7 @@ class Aim:
     tier: str
     last: Mutation | None = None  # the last try, when its measure aims the next one
     scale: float = 1.0  # how many times more visible the next try should be
+    reverse: bool = False  # the next try changes the value the other way
     retries: int = 0  # tries of `last`'s element beyond its first
     element: int = -1  # the element of the last try observed
     areas: dict[str, float] = field(default_factory=dict)  # operator → element area to draw
@@ -70,17 +74,24 @@ class Aim:
         if len(mutations) != 1:
             return
         m = mutations[0]
-        self.retries = self.retries + 1 if m.element.index == self.element else 0
+        same = m.element.index == self.element
+        self.retries = self.retries + 1 if same else 0
         self.element = m.element.index
+        if reason == REVERSED_FROM and not same:
+            self.last, self.scale, self.reverse = m, 1.0, True
+            return
         if reason not in AIMED_FROM or m.visibility is None:
             return
         scale = STEP if reason == "no_effect" else factor(spec, self.tier, m.visibility[1])
         if scale is not None:
-            self.last, self.scale = m, scale
+            self.last, self.scale, self.reverse = m, scale, False
 
     def want_area(self, operator: str, area: float) -> None:
         """Draw the operator's next element nearest `area` (% of the viewport)."""
         self.areas[operator] = area
+
+
+OPPOSITE = {"increase": "decrease", "decrease": "increase"}
 
 
 def _raw_direction(spec: OperatorSpec, m: Mutation) -> str:
@@ -89,14 +100,18 @@ def _raw_direction(spec: OperatorSpec, m: Mutation) -> str:
 
 
 def _moves(old: float, new: float, scale: float) -> bool:
-    return new > old if scale > 1 else new < old
+    return new > old if scale > 1 else new < old if scale < 1 else True
 
 
 def value_change(spec: OperatorSpec, m: Mutation, scale: float, rng: np.random.Generator,
-                 ctx: PageContext) -> Change | None:
-    """The element's value moved by the last try's magnitude × `scale`, in the same direction;
-    None when the value rule cannot move it that way."""
+                 ctx: PageContext, reverse: bool = False) -> Change | None:
+    """The element's value moved by the last try's magnitude × `scale`, in the same direction
+    (`reverse`: the other one, which the value rule must allow); None when the value rule
+    cannot move it that way."""
     if spec.magnitude != "value" or m.magnitude <= 0:
+        return None
+    if reverse and (getattr(spec.value, "direction", "") != "either"
+                    or _raw_direction(spec, m) not in OPPOSITE):
         return None
     target = m.magnitude * scale
     rule = spec.value
@@ -107,21 +122,24 @@ def value_change(spec: OperatorSpec, m: Mutation, scale: float, rng: np.random.G
         if target < 1:
             return None
     direction = _raw_direction(spec, m)
-    if isinstance(rule, NumericValue | StepsValue) and direction in ("increase", "decrease"):
+    direction = OPPOSITE[direction] if reverse else direction
+    if isinstance(rule, NumericValue | StepsValue) and direction in OPPOSITE:
         spec = spec.model_copy(update={"value": rule.model_copy(update={"direction": direction})})
     change = derive(spec, m.element, target, rng, ctx)
     return change if change is not None and _moves(m.magnitude, change.magnitude, scale) else None
 
 
 def swap_change(spec: OperatorSpec, m: Mutation, scale: float,
-                options: list[class_swap.SwapOption],
-                viewport: Viewport) -> class_swap.Swap | None:
+                options: list[class_swap.SwapOption], viewport: Viewport,
+                reverse: bool = False) -> class_swap.Swap | None:
     """Another class of the element's scales whose change is nearest the last try's magnitude ×
-    `scale`, in the same direction."""
+    `scale`, in the same direction (`reverse`: the other one)."""
     if spec.magnitude != "value" or m.magnitude <= 0:
         return None
     target = m.magnitude * scale
+    direction = _raw_direction(spec, m)
+    direction = OPPOSITE.get(direction, "") if reverse else direction
     moved = [s for o in options for s in class_swap.swaps(spec, m.element, o, viewport)
              if s.new_class != m.new_class and _moves(m.magnitude, s.change.magnitude, scale)
-             and s.change.direction == _raw_direction(spec, m)]
+             and s.change.direction == direction]
     return min(moved, key=lambda s: abs(s.change.magnitude - target), default=None)

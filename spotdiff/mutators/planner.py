@@ -195,14 +195,14 @@ def _aimed_retry(aim: Aim, spec: OperatorSpec,
         swap = None
         if m.mechanism == CLASS_SWAP:
             swap = aim_mod.swap_change(spec, m, scale, swap_options.get(key, []),
-                                       Viewport(*viewport))
+                                       Viewport(*viewport), aim.reverse)
             change = swap.change if swap else None
         else:
-            change = aim_mod.value_change(spec, m, scale, rng, ctx)
+            change = aim_mod.value_change(spec, m, scale, rng, ctx, aim.reverse)
         if change is not None:
             return _mutation(spec, m.mechanism, m.element, change, change.magnitude, aim.tier,
                              swap, rule, None)
-    if spec.visibility.measure == "visible_px":
+    if spec.visibility.measure == "visible_px" and not aim.reverse:
         aim.want_area(spec.name, area_percent(m.element, viewport) * scale)
     return None
 
