@@ -26,12 +26,16 @@ import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from spotdiff.config import load_config  # noqa: E402
+from spotdiff.config import (
+    ClipConfig,  # noqa: E402
+    load_config,  # noqa: E402
+)
 from spotdiff.generator.run import RunRequest, generate  # noqa: E402
 from spotdiff.generator.selection import Quota, SplitConfig  # noqa: E402
-from spotdiff.grounding.calibrate import calibrate  # noqa: E402
-from spotdiff.grounding.embedding import ClipConfig, EmbeddingCache, load_embedder  # noqa: E402
-from spotdiff.mutators.catalogue import TIERS, load_catalogue  # noqa: E402
+from spotdiff.grounding.embedding import EmbeddingCache, load_embedder  # noqa: E402
+from spotdiff.mutators.catalogue import load_catalogue  # noqa: E402
+from spotdiff.records import TIERS  # noqa: E402
+from spotdiff.report.calibration import calibrate  # noqa: E402
 
 
 def embedding_cost(dataset: Path, clip: ClipConfig, pairs: int = 48) -> tuple[float, str]:

@@ -23,9 +23,9 @@ sys.path.insert(0, str(REPO))
 
 from corpus import corpus_pages  # noqa: E402
 
-from spotdiff.config import load_config  # noqa: E402
+from spotdiff.config import ClipConfig, load_config  # noqa: E402
 from spotdiff.generator.run import RunRequest, generate  # noqa: E402
-from spotdiff.grounding.embedding import ClipConfig, EmbeddingCache, OnnxEmbedder  # noqa: E402
+from spotdiff.grounding.embedding import EmbeddingCache, OnnxEmbedder  # noqa: E402
 from spotdiff.renderer.session import decode_png  # noqa: E402
 
 

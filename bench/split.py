@@ -80,9 +80,6 @@ def spotdiff_loop(pages: list[Page]) -> float:
     cfg = load_config()
     catalogue = load_catalogue(cfg.operator_paths())
     properties = style_properties(catalogue)
-    c = cfg.candidates
-    options = {"minWidth": c.min_width, "minHeight": c.min_height,
-               "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements}
 
     async def run() -> float:
         async with Renderer(cfg.browser, cfg.render) as renderer:
@@ -94,7 +91,7 @@ def spotdiff_loop(pages: list[Page]) -> float:
                     print(f"spotdiff loop: {page.url}: {e}", file=sys.stderr)
                     continue
                 try:
-                    await loaded.elements(properties, options)
+                    await loaded.elements(cfg.candidates, properties)
                     await loaded.stable_screenshot()
                 except PageSkipped as e:
                     print(f"spotdiff loop: {page.url}: {e}", file=sys.stderr)

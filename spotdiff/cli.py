@@ -31,8 +31,9 @@ from spotdiff.generator.sources import (
     serve_directory,
     site_root,
 )
-from spotdiff.mutators.catalogue import TIERS, load_catalogue
+from spotdiff.mutators.catalogue import load_catalogue
 from spotdiff.preflight import PreflightError, preflight
+from spotdiff.records import TIERS
 from spotdiff.report.command import report
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -250,7 +251,7 @@ def calibrate_command(
     """Per operator × tier: median/p10/p90 of pixel_diff, target_diff, SSIM, clip_distance and
     visibility, whether they fall from easy to hard, and the visibility tertiles to set
     `visibility.bounds` from (calibration.json + calibration.png)."""
-    from spotdiff.grounding.calibrate import MEASURES, calibrate
+    from spotdiff.report.calibration import MEASURES, calibrate
 
     if not (dataset / "data").is_dir():
         fail(f"{dataset} has no data/ directory: is it a dataset written by generate?")

@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from spotdiff.debug import debugging
 
@@ -19,5 +20,6 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print the error and exit with `code` (2: bad input); the traceback only with --debug."""
     if debugging() and sys.exc_info()[1] is not None:
         console.print_exception()
-    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)  # one line
+    # escaped: a key such as `operators[odd]` is not markup
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -13,8 +13,8 @@ from pathlib import Path
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
-from spotdiff.config import RunConfig
-from spotdiff.grounding.embedding import OFFLINE_INSTALL, ClipConfig, load_embedder
+from spotdiff.config import ClipConfig, RunConfig
+from spotdiff.grounding.embedding import OFFLINE_INSTALL, load_embedder
 from spotdiff.renderer.browser import BrowserNotFound, launch_browser
 
 log = logging.getLogger("spotdiff.preflight")

@@ -1,13 +1,44 @@
 """The records that flow through the pipeline: a Page is rendered, its Elements become candidate
-Mutations, a tried mutation becomes a Pair, and export turns a pair into a row."""
+Mutations, a tried mutation becomes a Pair, and export turns a pair into a row. Also the two
+vocabularies every stage shares: box geometry and the difficulty tiers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 Box = tuple[int, int, int, int]  # x, y, width, height in CSS pixels of the viewport
+Tier = Literal["easy", "medium", "hard"]
+TIERS: tuple[Tier, ...] = ("easy", "medium", "hard")  # easiest first
+
+
+def union_box(boxes: Iterable[Box]) -> Box | None:
+    """The smallest box holding all of them; None for no boxes."""
+    union = None
+    for box in boxes:
+        if union is None:
+            union = box
+            continue
+        x0, y0 = min(union[0], box[0]), min(union[1], box[1])
+        x1 = max(union[0] + union[2], box[0] + box[2])
+        y1 = max(union[1] + union[3], box[1] + box[3])
+        union = (x0, y0, x1 - x0, y1 - y0)
+    return union
+
+
+def grow_box(box: Box, px: int) -> Box:
+    return (box[0] - px, box[1] - px, box[2] + 2 * px, box[3] + 2 * px)
+
+
+def boxes_overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def hardest(tiers: Sequence[str]) -> str:
+    """A multi-mutation pair's difficulty: its hardest mutation's tier."""
+    return max(tiers, key=TIERS.index)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

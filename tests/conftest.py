@@ -18,13 +18,21 @@ import pytest
 
 from spotdiff.config import RunConfig, load_config
 from spotdiff.generator.sources import serve_directory
-from spotdiff.records import Page
+from spotdiff.records import Element, Mutation, Page
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"
 CORPUS_CACHE = Path(os.environ.get("SPOTDIFF_CORPUS",
                                    Path.home() / ".cache" / "spotdiff" / "dev-corpus"))
+
+
+def inline_style(selector: str, prop: str, value: str) -> Mutation:
+    """An inline style change on the element `selector` finds, for driving the renderer alone."""
+    element = Element(index=0, selector=selector, xpath="", tag="", kind="", text="",
+                      landmark="", box=(0, 0, 0, 0), flags=frozenset(), styles={})
+    return Mutation(operator="", mechanism="style", element=element, property=prop,
+                    old_value="", new_value=value, direction="", magnitude=0, tier="")
 
 
 def run(coro):  # noqa: ANN001, ANN201 - tests drive the async renderer with plain asyncio

@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from spotdiff.config import CandidateConfig
 from spotdiff.export.rows import mutation_dict
 from spotdiff.generator.page_job import PageJob, style_properties
 from spotdiff.generator.stats import Stats
@@ -20,7 +21,6 @@ from spotdiff.records import Page
 from spotdiff.renderer.session import Renderer
 from tests.conftest import run
 
-OPTS = {"minWidth": 6, "minHeight": 6, "maxAreaFraction": 0.35, "maxElements": 600}
 # DiffSpot's value operators a Tailwind page gives a twin for, and the ones beyond its 13
 TWINS = {"font_size", "font_weight", "letter_spacing", "line_height", "color", "opacity",
          "spacing", "justify", "border", "rounded"}
@@ -31,7 +31,7 @@ async def swap_each(cfg, url):
     catalogue = load_catalogue(cfg.operator_paths())
     async with Renderer(cfg.browser, cfg.render) as renderer:
         loaded = await renderer.open(Page(url=url))
-        elements = await loaded.elements(style_properties(catalogue), OPTS)
+        elements = await loaded.elements(CandidateConfig(), style_properties(catalogue))
         scales = discover(await loaded.stylesheets(), Viewport(1280, 800))
         before = await loaded.screenshot()
         job = PageJob(renderer, catalogue, cfg)

@@ -3,6 +3,7 @@ description differs from every other's, and few name an element by a generic nou
 
 import pytest
 
+from spotdiff.config import CandidateConfig
 from spotdiff.generator.page_job import style_properties
 from spotdiff.mutators.catalogue import load_catalogue
 from spotdiff.mutators.describe import describe_page, is_generic, sentence
@@ -17,9 +18,6 @@ SOURCES = [("tabler-ui-0.0.34", 2), ("sb-admin-2-4.1.4", 1), ("bs5-examples", 2)
 
 async def listed(cfg, pages):
     catalogue = load_catalogue(cfg.operator_paths())
-    c = cfg.candidates
-    opts = {"minWidth": c.min_width, "minHeight": c.min_height,
-            "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements}
     out = []
     async with Renderer(cfg.browser, cfg.render) as renderer:
         for page in pages:
@@ -27,7 +25,7 @@ async def listed(cfg, pages):
                 loaded = await renderer.open(page)
             except PageSkipped:
                 continue
-            elements = await loaded.elements(style_properties(catalogue), opts)
+            elements = await loaded.elements(cfg.candidates, style_properties(catalogue))
             await loaded.close()
             out.append((page, describe_page(elements, cfg.render.width, cfg.render.height)))
     return out
@@ -60,8 +58,7 @@ def test_ink_box_border_and_contents_follow_what_is_painted(cfg, test_site):
     async def body():
         async with Renderer(cfg.browser, cfg.render) as renderer:
             loaded = await renderer.open(Page(url=test_site + "ink.html"))
-            elements = await loaded.elements(style_properties(catalogue), {
-                "minWidth": 6, "minHeight": 6, "maxAreaFraction": 0.35, "maxElements": 600})
+            elements = await loaded.elements(CandidateConfig(), style_properties(catalogue))
             await loaded.close()
         return {e.selector: e for e in elements}
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from spotdiff.config import ClipConfig
 from spotdiff.grounding.embedding import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    ClipConfig,
     EmbeddingCache,
     OnnxEmbedder,
     load_embedder,

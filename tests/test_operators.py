@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from spotdiff.config import CandidateConfig
 from spotdiff.generator.page_job import PageJob, style_properties
 from spotdiff.generator.stats import Stats
 from spotdiff.mutators.catalogue import load_catalogue
@@ -23,7 +24,6 @@ TARGETS = {
     "border": "#t-boxed", "border_color": "#t-boxed", "size": "#t-sun", "substitute": "#t-sun",
     "layout": "#t-row", "remove": "#t-first", "add": "#t-first", "order_swap": "#t-first",
 }
-OPTS = {"minWidth": 6, "minHeight": 6, "maxAreaFraction": 0.35, "maxElements": 600}
 
 
 def mutation_for(spec, element, ctx, tier="easy") -> Mutation:
@@ -44,7 +44,7 @@ async def apply_each(cfg, url, operators):
     results = {}
     async with Renderer(cfg.browser, cfg.render) as renderer:
         loaded = await renderer.open(Page(url=url))
-        elements = await loaded.elements(style_properties(catalogue), OPTS)
+        elements = await loaded.elements(CandidateConfig(), style_properties(catalogue))
         by_selector = {e.selector: e for e in elements}
         before = await loaded.screenshot()
         job = PageJob(renderer, catalogue, cfg)
@@ -53,9 +53,7 @@ async def apply_each(cfg, url, operators):
             element = by_selector[TARGETS[op]]
             assert eligible(spec, element), f"{op} does not qualify {element.selector}"
             m = mutation_for(spec, element, page_context(elements))
-            applied = await loaded.apply({"selector": m.element.selector,
-                                          "mechanism": m.mechanism, "property": m.property,
-                                          "value": m.css_value})
+            applied = await loaded.apply(m)
             await loaded.revert()
             stats = Stats()
             outcome = await job.try_pair(loaded, before, [m], stats)
@@ -77,10 +75,10 @@ def test_every_catalogue_operator_is_covered(cfg):
 @pytest.mark.parametrize("op", sorted(TARGETS))
 def test_operator_changes_its_property_and_passes_the_gate(outcomes, op, cfg):
     m, applied, pair, stats = outcomes[op]
-    assert "error" not in applied
+    assert not applied.error
     assert m.new_value != m.old_value
     if m.mechanism == "style":
-        assert applied["computed"] != m.element.styles.get(m.property)
+        assert applied.computed != m.element.styles.get(m.property)
     assert pair is not None, f"{op} rejected: {stats.data}"
     assert pair.metrics["target_diff"] > 0
     assert pair.metrics["outside_diff"] <= cfg.gate.max_outside_diff
@@ -95,7 +93,7 @@ def test_reflow_causing_change_is_rejected_as_contaminated(cfg, test_site):
         catalogue = load_catalogue(cfg.operator_paths())
         async with Renderer(cfg.browser, cfg.render) as renderer:
             loaded = await renderer.open(Page(url=test_site + "basic.html"))
-            elements = await loaded.elements(style_properties(catalogue), OPTS)
+            elements = await loaded.elements(CandidateConfig(), style_properties(catalogue))
             lede = next(e for e in elements if e.selector == "#lede")
             before = await loaded.screenshot()
             big = Mutation(operator="font_size", mechanism="style", element=lede,

@@ -10,7 +10,7 @@ from spotdiff.config import BrowserConfig, RenderConfig
 from spotdiff.records import Page
 from spotdiff.renderer.browser import BrowserNotFound, choose_browser
 from spotdiff.renderer.session import PageSkipped, Renderer
-from tests.conftest import run
+from tests.conftest import inline_style, run
 
 
 async def _open_and(cfg: RenderConfig, url: str, action):
@@ -29,8 +29,7 @@ def test_two_loads_are_pixel_identical_and_revert_restores(test_site):
             for _ in range(2):
                 loaded = await renderer.open(Page(url=test_site + "basic.html"))
                 shots.append(await loaded.screenshot())
-                await loaded.apply({"selector": "#headline", "mechanism": "style",
-                                    "property": "color", "value": "#ff0000"})
+                await loaded.apply(inline_style("#headline", "color", "#ff0000"))
                 changed = await loaded.screenshot()
                 await loaded.revert()
                 shots.append(await loaded.screenshot())

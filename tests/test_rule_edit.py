@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 
+from spotdiff.config import CandidateConfig
 from spotdiff.export.rows import mutation_dict
 from spotdiff.generator.page_job import PageJob, style_properties
 from spotdiff.generator.stats import Stats
@@ -16,15 +17,13 @@ from spotdiff.records import Page
 from spotdiff.renderer.session import Renderer
 from tests.conftest import run
 
-OPTS = {"minWidth": 6, "minHeight": 6, "maxAreaFraction": 0.35, "maxElements": 600}
-
 
 def test_rule_edits_change_the_rule_of_the_target_alone(cfg, test_site):
     async def body():
         catalogue = load_catalogue(cfg.operator_paths())
         async with Renderer(cfg.browser, cfg.render) as renderer:
             loaded = await renderer.open(Page(url=test_site + "catalogue.html"))
-            elements = await loaded.elements(style_properties(catalogue), OPTS)
+            elements = await loaded.elements(CandidateConfig(), style_properties(catalogue))
             props = sorted({s.property for s in catalogue.values() if s.mechanism == "style"})
             rules = await loaded.rule_targets(props)
             before = await loaded.screenshot()

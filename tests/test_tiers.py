@@ -4,16 +4,16 @@ of the element changed, so an easy colour change is a large one on a large eleme
 import numpy as np
 import pytest
 
-from spotdiff.config import ConfigError
+from spotdiff.config import CandidateConfig, ConfigError
 from spotdiff.generator.page_job import style_properties
 from spotdiff.generator.sources import pages_from_site, serve_directory
-from spotdiff.mutators.catalogue import TIERS, load_catalogue
+from spotdiff.mutators.catalogue import load_catalogue
 from spotdiff.mutators.planner import area_percent, page_context, plan
+from spotdiff.records import TIERS
 from spotdiff.renderer.session import Renderer
 from tests.conftest import REPO, run
 
 SAMPLE_WEB = REPO / "spotdiff" / "sampleweb" / "site"
-OPTS = {"minWidth": 6, "minHeight": 6, "maxAreaFraction": 0.35, "maxElements": 600}
 OPERATOR = """operators:
   - name: shade
     family: color
@@ -71,7 +71,7 @@ def test_planned_tiers_admit_the_element_on_real_pages(cfg):
             async with Renderer(cfg.browser, cfg.render) as renderer:
                 for page in pages_from_site(SAMPLE_WEB, base)[:6]:
                     loaded = await renderer.open(page)
-                    elements = await loaded.elements(style_properties(catalogue), OPTS)
+                    elements = await loaded.elements(CandidateConfig(), style_properties(catalogue))
                     await loaded.close()
                     rng = np.random.default_rng(0)
                     out += [m for _, m in plan(elements, catalogue, rng, page_context(elements),

@@ -5,13 +5,13 @@ kind of change made large is kept, and tiers by measured visibility rank it easi
 import pytest
 
 from spotdiff.config import ConfigError
-from spotdiff.grounding.gate import verdict
-from spotdiff.grounding.metrics import diff_mask, pair_metrics
+from spotdiff.grounding.gate import Measures, verdict
+from spotdiff.grounding.pixel_diff import diff_mask, pair_metrics
 from spotdiff.grounding.visibility import measure
 from spotdiff.mutators.catalogue import load_catalogue
 from spotdiff.records import Page
 from spotdiff.renderer.session import Renderer
-from tests.conftest import run
+from tests.conftest import inline_style, run
 
 CHANGES = {  # name → (selector, property, value)
     "faint_small_text": ("#small", "color", "#3d3a48"),  # ΔE2000 ≈ 6 on 11 px text
@@ -29,11 +29,10 @@ async def measured(cfg, url):
         loaded = await renderer.open(Page(url=url))
         before = await loaded.screenshot()
         for name, (selector, prop, value) in CHANGES.items():
-            applied = await loaded.apply({"selector": selector, "mechanism": "style",
-                                          "property": prop, "value": value, "old": ""})
+            applied = await loaded.apply(inline_style(selector, prop, value))
             after = await loaded.screenshot()
             await loaded.revert()
-            box = tuple(applied["oldBox"])
+            box = applied.before
             grown = (box[0] - 16, box[1] - 4, box[2] + 32, box[3] + 8)
             mask = diff_mask(before.pixels, after.pixels)
             out[name] = (measure(before.pixels, after.pixels, mask, grown,
@@ -57,7 +56,7 @@ def test_faint_changes_measure_under_the_floor_and_are_invisible(measures, cfg):
         assert metrics["target_diff"] > 0, name  # pixels did change: not a no_effect
         value = visibility.get(measure_name)
         assert value < floor, (name, visibility)
-        assert verdict(metrics, cfg.gate, [(value, floor)]) == "invisible"
+        assert verdict(Measures(**metrics, visibility=((value, floor),)), cfg.gate) == "invisible"
 
 
 def test_plain_changes_clear_the_floor_and_rank_by_visibility(measures, cfg):
@@ -67,7 +66,8 @@ def test_plain_changes_clear_the_floor_and_rank_by_visibility(measures, cfg):
                                    ("move_card", "edge_shift", "position")):
         visibility, metrics = measures[name]
         value = visibility.get(measure_name)
-        assert verdict(metrics, cfg.gate, [(value, catalogue[op].visibility.floor)]) is None
+        floor = catalogue[op].visibility.floor
+        assert verdict(Measures(**metrics, visibility=((value, floor),)), cfg.gate) is None
     assert measures["strong_banner"][0].visible_px > 50 * measures["faint_banner"][0].visible_px
     assert measures["strong_banner"][0].visible_px > measures["strong_small_text"][0].visible_px
     assert measures["move_card"][0].edge_shift == pytest.approx(14, abs=2)

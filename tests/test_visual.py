@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from spotdiff.grounding.metrics import diff_mask
-from spotdiff.grounding.visual import change_regions, ssim, union_box
+from spotdiff.grounding.pixel_diff import diff_mask
+from spotdiff.grounding.regions import change_regions
+from spotdiff.grounding.ssim import ssim
+from spotdiff.records import union_box
 
 H, W = 120, 160
 
@@ -70,8 +72,7 @@ def test_diagonal_pixels_are_one_region():
 
 
 def test_frame_ssim_from_the_changed_area_equals_the_full_computation():
-    from spotdiff.grounding.metrics import diff_mask
-    from spotdiff.grounding.visual import frame_ssim
+    from spotdiff.grounding.ssim import frame_ssim
 
     rng = np.random.default_rng(0)
     before = rng.integers(0, 255, (120, 200, 3), dtype=np.uint8)

@@ -158,7 +158,7 @@ def _cell(rate: Rate) -> str:
 
 
 def score_tables(scores: Scores) -> list[Table]:
-    from spotdiff.eval.score import TIERS
+    from spotdiff.records import TIERS
 
     head = Table("metric", "score", title=f"{scores.model} (judge {scores.judge_model})")
     for name, rate in scores.headline():

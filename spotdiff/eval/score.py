@@ -24,8 +24,7 @@ from pydantic import BaseModel
 
 from spotdiff.eval.items import DatasetError, EvalItem
 from spotdiff.eval.records import Judgment, Verdict
-
-TIERS = ("easy", "medium", "hard")
+from spotdiff.records import TIERS
 
 
 class Rate(BaseModel):

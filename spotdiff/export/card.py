@@ -15,8 +15,8 @@ import yaml
 
 from spotdiff.config import RunConfig
 from spotdiff.export.parquet import COLUMNS, shard_split
+from spotdiff.records import TIERS
 
-TIERS = ("easy", "medium", "hard")
 SIZES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
          (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")]
 COLUMN_NOTES = {

@@ -7,9 +7,8 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from spotdiff.grounding.visual import union_box
-from spotdiff.mutators.catalogue import TIERS, mechanism_name
-from spotdiff.records import Box, Mutation, Pair
+from spotdiff.records import Box, Mutation, Pair, hardest, union_box
+from spotdiff.renderer.mechanisms import mechanism_name
 
 
 def pair_id(pair: Pair) -> str:
@@ -26,10 +25,6 @@ def site_of(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
     return f"{host}:{parts.port}" if parts.port else host
-
-
-def hardest(tiers: list[str]) -> str:
-    return max(tiers, key=TIERS.index)
 
 
 def mutation_dict(m: Mutation, description: str, box: Box, template: str) -> dict[str, Any]:

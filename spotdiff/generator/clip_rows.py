@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from spotdiff.config import ClipConfig
 from spotdiff.generator.executors import RunFailed
 from spotdiff.generator.ledger import write_json
 from spotdiff.generator.stats import Stats
-from spotdiff.grounding.embedding import ClipConfig, EmbeddingCache, load_embedder
+from spotdiff.grounding.embedding import EmbeddingCache, load_embedder
 from spotdiff.renderer.session import decode_png
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from spotdiff.export.parquet import write_rows, writing
-from spotdiff.export.rows import hardest, to_row
+from spotdiff.export.rows import to_row
 from spotdiff.generator.page_job import PageResult
-from spotdiff.mutators.catalogue import mechanism_name
+from spotdiff.records import hardest
+from spotdiff.renderer.mechanisms import mechanism_name
 
 log = logging.getLogger("spotdiff.ledger")
 

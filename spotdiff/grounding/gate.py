@@ -1,30 +1,87 @@
-"""Accept or reject a pair from its measures; every rejection has a reason counted in stats."""
+"""Accept or reject a tried pair from what was measured of it; every rejection has a reason.
+
+A try measures in stages (apply the mutations, screenshot, pixel diff, visibility, embedding
+distance) and stops early once a stage shows a rejection; `verdict` reads every measure taken
+so far and checks them in that order, so the first failing check names the reason.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 from spotdiff.config import GateConfig
+from spotdiff.records import Box, boxes_overlap
 
 
-def verdict(metrics: dict[str, float], cfg: GateConfig,
-            visibility: Sequence[tuple[float, float]] = ()) -> str | None:
-    """None when the pair is accepted, else the rejection reason. `visibility` holds each
-    mutation's measured visibility and its operator's floor."""
-    if metrics["min_target_diff"] <= 0 or metrics["min_target_diff"] < cfg.min_target_diff:
+@dataclass(frozen=True)
+class Placed:
+    """What applying one mutation measured of the page."""
+
+    mechanism: str
+    failed: bool = False  # the page script could not apply it
+    shows_value: bool = True  # the browser computes the value ground truth states
+    resolves: bool = True  # its selector still finds the element afterwards
+
+    @property
+    def as_planned(self) -> bool:
+        return not self.failed and self.shows_value
+
+
+@dataclass(frozen=True)
+class Measures:
+    """Everything the gate decides on; a measure the try did not get to is empty or None."""
+
+    placed: tuple[Placed, ...] = ()  # one per mutation applied, in order
+    boxes: tuple[Box, ...] = ()  # each target's before ∪ after region, grown by its spread
+    pixel_diff: float | None = None  # changed fraction of the frame,
+    target_diff: float | None = None  # of the targets' boxes,
+    outside_diff: float | None = None  # outside them (reflow contamination),
+    min_target_diff: float | None = None  # of the least-changed target
+    visibility: tuple[tuple[float, float], ...] = ()  # each mutation's (measured, floor)
+    clip_distance: float | None = None  # embedding distance, 1 - cosine
+
+    @property
+    def as_planned(self) -> bool:
+        """Every mutation is on the page as ground truth states it: worth a screenshot."""
+        return all(p.as_planned for p in self.placed)
+
+
+def verdict(m: Measures, cfg: GateConfig) -> str | None:
+    """None when every measure taken passes, else the first failing check's reason."""
+    for placed in m.placed:
+        if placed.failed:
+            return "apply_failed"
+        if not placed.shows_value:
+            return f"{placed.mechanism}_overridden"  # the page shows another value
+    if not all(p.resolves for p in m.placed):
+        return "selector_lost"
+    if any(boxes_overlap(a, b) for i, a in enumerate(m.boxes) for b in m.boxes[i + 1:]):
+        return "targets_overlap"  # e.g. a DOM edit's parent region covers another target
+    return _pixels(m, cfg) or _embedding(m, cfg)
+
+
+def _pixels(m: Measures, cfg: GateConfig) -> str | None:
+    if m.min_target_diff is not None and (
+            m.min_target_diff <= 0 or m.min_target_diff < cfg.min_target_diff):
         return "no_effect"
-    if metrics["outside_diff"] > cfg.max_outside_diff:
+    if m.outside_diff is not None and m.outside_diff > cfg.max_outside_diff:
         return "contaminated"
-    if any(value < floor for value, floor in visibility):
+    if any(value < floor for value, floor in m.visibility):
         return "invisible"
-    if cfg.change_area and not cfg.change_area[0] <= metrics["pixel_diff"] <= cfg.change_area[1]:
+    if (cfg.change_area and m.pixel_diff is not None
+            and not cfg.change_area[0] <= m.pixel_diff <= cfg.change_area[1]):
         return "change_area"
     return None
 
 
-def clip_verdict(distance: float, cfg: GateConfig) -> str | None:
-    """With `gate.clip_distance` bounds set, a pair whose embedding distance falls outside them
-    is rejected as `clip_distance`."""
-    if cfg.clip_distance and not cfg.clip_distance[0] <= distance <= cfg.clip_distance[1]:
+def _embedding(m: Measures, cfg: GateConfig) -> str | None:
+    if (cfg.clip_distance and m.clip_distance is not None
+            and not cfg.clip_distance[0] <= m.clip_distance <= cfg.clip_distance[1]):
         return "clip_distance"
     return None
+
+
+def wants_clip_distance(m: Measures, cfg: GateConfig) -> bool:
+    """Whether the embedding distance is worth computing: the gate bounds it and every other
+    measure passes."""
+    return cfg.clip_distance is not None and verdict(m, cfg) is None

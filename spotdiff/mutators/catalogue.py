@@ -12,14 +12,15 @@ from pathlib import Path
 from string import Formatter
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from spotdiff.config import ConfigError, Strict, read_yaml, validate
+from spotdiff.records import TIERS, Tier
+from spotdiff.renderer.mechanisms import TABLE, MechanismSpec
 
-TIERS = ("easy", "medium", "hard")
-Tier = Literal["easy", "medium", "hard"]
-Flag = Literal["text", "short_text", "paint", "image", "control", "leaf", "flex", "grid",
-               "border", "sibling", "classes", "has_image"]
+# the element flags and the mechanisms an operator may name, from renderer/mechanisms.yaml
+Flag = Literal[tuple(TABLE.flags)]  # type: ignore[valid-type]
+Mechanism = Literal[TABLE.declared]  # type: ignore[valid-type]
 Direction = Literal["increase", "decrease", "either"]
 
 
@@ -111,21 +112,6 @@ class VisibilityRule(Strict):
         "calibrate`.")
 
 
-Mechanism = Literal["style", "text", "attribute", "remove", "duplicate", "swap_next"]
-# How ground truth names the mechanism that made a change. `class_swap` and `rule_edit` are
-# twins of a `style` change the planner offers where the page allows them: a utility class of
-# the page swapped, or the declaration edited in the page's own rule that matches the target
-# alone.
-GROUND_TRUTH_MECHANISMS = {"style": "inline", "text": "text", "attribute": "attribute",
-                           "class_swap": "class_swap", "rule_edit": "rule_edit", "remove": "dom",
-                           "duplicate": "dom", "swap_next": "dom"}
-
-
-def mechanism_name(mechanism: str) -> str:
-    """The ground-truth name of a mechanism (`inline`, `class_swap`, `text`, `dom`, …)."""
-    return GROUND_TRUTH_MECHANISMS[mechanism]
-
-
 class ClassSwapRule(Strict):
     """The operator's change made the way sites make it: a utility class of the page's own
     stylesheets swapped for another of its scale (`fw-semibold` → `fw-bold`)."""
@@ -180,6 +166,27 @@ class OperatorSpec(Strict):
         None, description="Offer a class-swap twin on pages whose utility classes set the "
         "property; same value rule, tiers and gate as the inline change.")
 
+    @field_validator("value")
+    @classmethod
+    def _value_fits_mechanism(cls, value: ValueRule, info: ValidationInfo) -> ValueRule:
+        mechanism = info.data.get("mechanism")  # absent when it failed validation itself
+        if mechanism is not None:
+            _check_value_kind(mechanism, TABLE.mechanisms[mechanism], value)
+        return value
+
+    @field_validator("class_swap")
+    @classmethod
+    def _twin_fits(cls, rule: ClassSwapRule | None,
+                   info: ValidationInfo) -> ClassSwapRule | None:
+        twin = TABLE.mechanisms["class_swap"]
+        if rule is None:
+            return rule
+        if info.data.get("mechanism") != twin.twin_of:
+            raise ValueError(f"class_swap is the twin of a `{twin.twin_of}` change")
+        if "value" in info.data:
+            _check_value_kind("class_swap", twin, info.data["value"])
+        return rule
+
     @model_validator(mode="after")
     def _check(self) -> OperatorSpec:
         missing = [t for t in TIERS if t not in self.tiers]
@@ -190,8 +197,6 @@ class OperatorSpec(Strict):
         if unknown:
             raise ValueError(f"template uses unknown field(s) {sorted(unknown)}; "
                              f"known: {sorted(TEMPLATE_FIELDS)}")
-        if self.class_swap is not None and self.mechanism != "style":
-            raise ValueError("class_swap is the twin of a `style` change")
         if "{value}" not in self.format:
             raise ValueError("format must contain {value}")
         if self.magnitude == "value" and isinstance(
@@ -251,6 +256,12 @@ class OperatorSpec(Strict):
             if _within(magnitude, self.tiers[tier]):
                 return tier
         return None
+
+
+def _check_value_kind(name: str, mechanism: MechanismSpec, value: ValueRule) -> None:
+    if value.kind not in mechanism.values:
+        raise ValueError(f"mechanism '{name}' cannot use a '{value.kind}' value; it takes "
+                         f"{', '.join(mechanism.values)} (spotdiff/renderer/mechanisms.yaml)")
 
 
 def _within(value: float, bounds: tuple[float, float]) -> bool:

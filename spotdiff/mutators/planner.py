@@ -11,10 +11,11 @@ import numpy as np
 from spotdiff.mutators import aim as aim_mod
 from spotdiff.mutators import class_swap
 from spotdiff.mutators.aim import Aim
-from spotdiff.mutators.catalogue import TIERS, OperatorSpec, StepsValue, mechanism_name
+from spotdiff.mutators.catalogue import OperatorSpec, StepsValue
 from spotdiff.mutators.stylesheets import Scales, Viewport
 from spotdiff.mutators.values import Change, PageContext, derive
-from spotdiff.records import Element, Mutation, RuleTarget
+from spotdiff.records import TIERS, Element, Mutation, RuleTarget
+from spotdiff.renderer.mechanisms import mechanism_name
 
 CLASS_SWAP = "class_swap"
 RULE_EDIT = "rule_edit"

@@ -1,6 +1,8 @@
 // Installed once per loaded page as window.__spotdiff: enumerates candidate elements and applies
 // and reverts mutations. Every apply pushes an undo step; revert() unwinds them all.
-(() => {
+// `table` is mechanisms.yaml as renderer/mechanisms.py gives it: each mechanism's change region
+// and the flag names; every one declared there is implemented here (MECHANISMS, FLAGS).
+((table) => {
   if (window.__spotdiff) return;
 
   const LANDMARKS = [
@@ -232,6 +234,29 @@
     return "";
   }
 
+  // Each flag of the table: whether an element has it, from what the listing saw of it
+  const FLAGS = {
+    text: ({ text }) => !!text,
+    short_text: ({ text }) => !!text && text.length <= 120,
+    paint: ({ cs }) => hasPaint(cs),
+    image: ({ tag }) => IMAGE_TAGS.has(tag),
+    control: ({ el, tag }) => CONTROL_TAGS.has(tag) || el.getAttribute("role") === "button",
+    leaf: ({ el }) => el.children.length === 0,
+    flex: ({ cs }) => cs.display.includes("flex"),
+    grid: ({ cs }) => cs.display.includes("grid"),
+    border: ({ cs }) => ["Top", "Right", "Bottom", "Left"].every(
+      (s) => parseFloat(cs["border" + s + "Width"]) > 0 && cs["border" + s + "Style"] !== "none")
+      && borderShows(cs),
+    has_image: ({ el }) => !!el.querySelector("img, svg, picture, video, canvas"),
+    sibling: ({ el, tag, vw, vh }) => {
+      const next = el.nextElementSibling;
+      if (!next || next.localName !== tag) return false;
+      const nr = next.getBoundingClientRect();
+      return nr.right <= vw && nr.bottom <= vh && nr.width > 0;
+    },
+    classes: ({ el }) => el.classList.length > 0,
+  };
+
   function collect(opts) {
     ancestorText = new Map(); ancestorHeadings = new Map();
     const vw = window.innerWidth, vh = window.innerHeight;
@@ -249,24 +274,8 @@
       if (inFixedLayer(el) || !uncovered(el, r)) continue;
       const node = firstTextNode(el);
       const text = node ? node.textContent.replace(/\s+/g, " ").trim() : "";
-      const flags = [];
-      if (text) flags.push("text");
-      if (text && text.length <= 120) flags.push("short_text");
-      if (hasPaint(cs)) flags.push("paint");
-      if (IMAGE_TAGS.has(tag)) flags.push("image");
-      if (CONTROL_TAGS.has(tag) || el.getAttribute("role") === "button") flags.push("control");
-      if (el.children.length === 0) flags.push("leaf");
-      if (cs.display.includes("flex")) flags.push("flex");
-      if (cs.display.includes("grid")) flags.push("grid");
-      if (["Top", "Right", "Bottom", "Left"].every((s) => parseFloat(cs["border" + s + "Width"]) > 0
-          && cs["border" + s + "Style"] !== "none") && borderShows(cs)) flags.push("border");
-      if (el.querySelector("img, svg, picture, video, canvas")) flags.push("has_image");
-      const next = el.nextElementSibling;
-      if (next && next.localName === tag) {
-        const nr = next.getBoundingClientRect();
-        if (nr.right <= vw && nr.bottom <= vh && nr.width > 0) flags.push("sibling");
-      }
-      if (el.classList.length) flags.push("classes");
+      const seen = { el, cs, tag, text, vw, vh };
+      const flags = table.flags.filter((name) => FLAGS[name](seen));
       const styles = {};
       for (const p of opts.properties) styles[p] = cs.getPropertyValue(p);
       const kind = kindOf(el, tag, text);
@@ -309,8 +318,8 @@
     return null;
   }
 
-  // Each mechanism changes the page, pushes its undo step and returns what the page now shows.
-  const PARENT_REGION = new Set(["remove", "duplicate", "swap_next"]);
+  // Each mechanism of the table changes the page, pushes its undo step and returns what the
+  // page now shows.
   const MECHANISMS = {
     style(el, m) {
       const before = el.getAttribute("style");
@@ -379,8 +388,9 @@
     const el = document.querySelector(m.selector);
     if (!el) return { error: "selector_missing" };
     // DOM edits move their siblings: the change is bounded by the parent's box
-    const region = PARENT_REGION.has(m.mechanism) ? el.parentElement : el;
-    const oldBox = rect(region);
+    const byParent = table.mechanisms[m.mechanism].region === "parent";
+    const region = byParent ? el.parentElement : el;
+    const before = rect(region);
     let computed;
     try {
       computed = MECHANISMS[m.mechanism](el, m);
@@ -390,8 +400,8 @@
     await nextFrames();
     const now = document.querySelector(m.selector);
     // a moved or removed element may no longer resolve by its path; its parent must still be in place
-    const resolves = PARENT_REGION.has(m.mechanism) ? region.isConnected : now === el;
-    return { computed, oldBox, newBox: rect(region), resolves };
+    const resolves = byParent ? region.isConnected : now === el;
+    return { computed, before, after: rect(region), resolves };
   }
 
   // No frame wait here: the next apply (which may carry the revert itself) waits for its frames,
@@ -451,5 +461,13 @@
     return out;
   }
 
+  // the table and the implementations must name the same mechanisms and flags
+  const unlike = (declared, implemented, what) => [
+    ...declared.filter((n) => !(n in implemented)).map((n) => `${what} ${n} is not implemented`),
+    ...Object.keys(implemented).filter((n) => !declared.includes(n))
+      .map((n) => `${what} ${n} is not in mechanisms.yaml`)];
+  const wrong = [...unlike(Object.keys(table.mechanisms), MECHANISMS, "mechanism"),
+    ...unlike(table.flags, FLAGS, "flag")];
+  if (wrong.length) throw new Error("page_script.js: " + wrong.join("; "));
   window.__spotdiff = { collect, apply, revert, sheets, ruleTargets };
-})();
+})

@@ -13,7 +13,8 @@ import io
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
 from typing import Any, TypeVar
@@ -31,10 +32,12 @@ from playwright.async_api import (
 )
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page as PwPage
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from spotdiff.config import BrowserConfig, RenderConfig
-from spotdiff.records import Element, Page, RuleTarget, SheetText, Shot
+from spotdiff.config import BrowserConfig, CandidateConfig, RenderConfig
+from spotdiff.records import Box, Element, Mutation, Page, RuleTarget, SheetText, Shot
 from spotdiff.renderer.browser import BrowserChoice, launch_options
+from spotdiff.renderer.mechanisms import RELOADING_MECHANISMS, script_table
 
 log = logging.getLogger("spotdiff.renderer")
 
@@ -43,13 +46,13 @@ NO_MOTION_CSS = (
     "*,*::before,*::after{transition:none!important;animation:none!important;"
     "caret-color:transparent!important;scroll-behavior:auto!important}"
 )
-# The page script is an expression statement: it runs inside the settle function
-SETTLE_SCRIPT = f"""async (css) => {{
+# The page script is a function of the mechanism table: it is called inside the settle function
+SETTLE_SCRIPT = f"""async ({{css, table}}) => {{
   await document.fonts.ready;
   const style = document.createElement("style");
   style.textContent = css;
   (document.head || document.documentElement).appendChild(style);
-  {PAGE_SCRIPT}
+  ({PAGE_SCRIPT})(table);
   window.scrollTo(0, 0);
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
 }}"""
@@ -57,6 +60,9 @@ WAIT_FRAMES = """n => new Promise(done => {
   const step = k => (k ? requestAnimationFrame(() => step(k - 1)) : done());
   step(n);
 })"""
+# what the crawler's classifier reads of a page
+PAGE_TEXT = """() => ({title: document.title || '',
+  text: document.body ? document.body.innerText.slice(0, 5000) : ''})"""
 T = TypeVar("T")
 
 
@@ -90,6 +96,26 @@ class PageSkipped(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class PageText:
+    title: str
+    text: str  # the visible text, its first 5,000 characters
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying one mutation did: the box of the region it changes before and after
+    (the element's, or its parent's for a DOM edit), whether the element's selector still
+    resolves, and the value the page computes now (or what a DOM edit did); `error` says why
+    nothing was applied."""
+
+    error: str = ""
+    before: Box = (0, 0, 0, 0)
+    after: Box = (0, 0, 0, 0)
+    resolves: bool = False
+    computed: str = ""
+
+
 def decode_png(png: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(png)) as im:
         return np.asarray(im.convert("RGB"))
@@ -106,6 +132,7 @@ class LoadedPage:
         self.failure: str | None = None
         self.timings: Counter[str] = Counter()  # seconds spent capturing and decoding
         self._revert_pending = False
+        self._reloading_applied = False  # since the last revert
         self.language = ""
         self._cdp: Any = None
         self._css: dict[str, Response] = {}  # stylesheet responses by URL, for stylesheets()
@@ -160,6 +187,8 @@ class LoadedPage:
         except asyncio.TimeoutError as e:
             # a call the page's navigating away left hanging counts as the navigation
             raise PageSkipped(self.failure or "page_timeout") from e
+        except PlaywrightTimeoutError as e:  # Playwright's own deadline (a navigation's)
+            raise PageSkipped(self.failure or "page_timeout", str(e).splitlines()[0]) from e
         except PlaywrightError as e:
             reason = self.failure or error_reason(str(e), self.cfg.allowed_hosts is not None)
             raise PageSkipped(reason, str(e).splitlines()[0]) from e
@@ -172,28 +201,37 @@ class LoadedPage:
         start = time.perf_counter()
         await self._call(p.clock.set_fixed_time(datetime.fromisoformat(
             self.cfg.frozen_time.replace("Z", "+00:00"))))
-        try:
-            response = await self._call(p.goto(self.page.url, wait_until="load"))
-        except PageSkipped as e:
-            if e.reason == "browser_error" and "Timeout" in str(e):
-                raise PageSkipped("page_timeout", str(e)) from e
-            raise
+        response = await self._call(p.goto(self.page.url, wait_until="load"))
         if response is not None and response.status >= 400:
             raise PageSkipped("http_error", str(response.status))
         loaded = time.perf_counter()
         # one round trip for fonts, motion off, the page script, scroll and two frames, while
         # the CDP session opens
         self._cdp, _ = await self._call(asyncio.gather(
-            self.context.new_cdp_session(p), p.evaluate(SETTLE_SCRIPT, NO_MOTION_CSS)))
+            self.context.new_cdp_session(p),
+            p.evaluate(SETTLE_SCRIPT, {"css": NO_MOTION_CSS, "table": script_table()})))
         self.timings["navigate"] += loaded - start
         self.timings["settle"] += time.perf_counter() - loaded
 
     async def evaluate(self, script: str, arg: Any = None) -> Any:
         return await self._call(self.pw_page.evaluate(script, arg))
 
-    async def elements(self, properties: list[str], opts: dict[str, Any]) -> list[Element]:
-        found = await self._call(self.pw_page.evaluate(
-            "o => window.__spotdiff.collect(o)", {**opts, "properties": properties}))
+    async def page_text(self) -> PageText:
+        found = await self._call(self.pw_page.evaluate(PAGE_TEXT))
+        return PageText(found["title"], found["text"])
+
+    async def document_language(self) -> str:
+        """The document's `lang` ("" when it declares none)."""
+        return await self._call(self.pw_page.evaluate("() => document.documentElement.lang || ''"))
+
+    async def elements(self, candidates: CandidateConfig,
+                       properties: Sequence[str]) -> list[Element]:
+        """The visible, uncovered candidate elements in the viewport, with the computed
+        `properties` of each."""
+        found = await self._call(self.pw_page.evaluate("o => window.__spotdiff.collect(o)", {
+            "minWidth": candidates.min_width, "minHeight": candidates.min_height,
+            "maxAreaFraction": candidates.max_area_fraction,
+            "maxElements": candidates.max_elements, "properties": list(properties)}))
         self.language = found["language"] or self.page.language or ""  # else a crawl's guess
         return [
             Element(
@@ -240,16 +278,41 @@ class LoadedPage:
             png = again
         raise PageSkipped("unstable", "the page keeps changing by itself")
 
-    async def apply(self, mutation: dict[str, Any]) -> dict[str, Any]:
-        result = await self._call(self.pw_page.evaluate(
-            "m => window.__spotdiff.apply(m)", {**mutation, "revertFirst": self._revert_pending}))
+    async def apply(self, mutation: Mutation, read: str | None = None) -> Applied:
+        """Make `mutation`'s change on the page and wait two frames; `read`: the computed
+        property a class swap or rule edit is checked by (default: the mutation's property)."""
+        self._reloading_applied |= mutation.mechanism in RELOADING_MECHANISMS
+        found = await self._call(self.pw_page.evaluate("m => window.__spotdiff.apply(m)", {
+            "selector": mutation.element.selector, "mechanism": mutation.mechanism,
+            "property": mutation.property, "value": mutation.css_value or mutation.new_value,
+            "read": read or mutation.property, "oldClass": mutation.old_class,
+            "newClass": mutation.new_class, "rule": mutation.rule,
+            "revertFirst": self._revert_pending}))
         self._revert_pending = False
-        return result
+        if found.get("error"):
+            return Applied(error=found["error"])
+        return Applied(before=tuple(found["before"]), after=tuple(found["after"]),
+                       resolves=found["resolves"], computed=found["computed"])
 
-    async def revert(self) -> None:
-        """Undo every applied mutation. The undo is sent with the next apply, or before the next
-        screenshot, saving a round trip per try."""
+    async def revert(self, first_frame: Shot | None = None) -> bool:
+        """Undo every applied mutation; returns whether the page shows `first_frame` again.
+        After a mechanism that reloads content (an image swapped back, a chart reacting to
+        layout) the page can fetch, decode or redraw again: its first frame is waited for.
+        Else the undo is sent with the next apply, or before the next screenshot, saving a
+        round trip per try."""
         self._revert_pending = True
+        reloading, self._reloading_applied = self._reloading_applied, False
+        if not reloading or first_frame is None:
+            return True
+        for _ in range(5):
+            if await self.shows(first_frame):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    async def shows(self, shot: Shot) -> bool:
+        """Whether the page's frame now is exactly `shot`."""
+        return bool(np.array_equal((await self.screenshot()).pixels, shot.pixels))
 
     async def _flush_revert(self) -> None:
         if self._revert_pending:

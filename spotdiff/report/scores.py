@@ -12,9 +12,9 @@ import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
+from spotdiff.records import TIERS
 from spotdiff.report.plots import DPI
 
-TIERS = ("easy", "medium", "hard")
 HEADLINE = [("Easy", ("recall", "easy")), ("Medium", ("recall", "medium")),
             ("Hard", ("recall", "hard")), ("Diff recall", ("recall", "diff")),
             ("No-Diff specificity", ("no_diff_specificity",)),

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-TIERS = ("easy", "medium", "hard", "no_diff")
+from spotdiff.records import TIERS
+
+DIFFICULTIES = (*TIERS, "no_diff")  # a row's `difficulty`, in report order
 
 
 @dataclass
@@ -19,7 +21,7 @@ class Table:
 
 
 def _tier_order(tier: str) -> tuple[int, str]:
-    return (TIERS.index(tier) if tier in TIERS else len(TIERS), tier)
+    return (DIFFICULTIES.index(tier) if tier in DIFFICULTIES else len(DIFFICULTIES), tier)
 
 
 def _counts(title: str, key: str, rows: list[dict[str, Any]]) -> Table:
@@ -47,7 +49,7 @@ def operator_table(rows: list[dict[str, Any]], stats: dict[str, Any]) -> Table:
     and rejected by reason in the run."""
     ops = stats.get("operators", {})
     reasons = sorted({r for s in ops.values() for r in s.get("rejected", {})})
-    tiers = [t for t in TIERS if any(r["difficulty"] == t for r in rows)]
+    tiers = [t for t in DIFFICULTIES if any(r["difficulty"] == t for r in rows)]
     kept = Counter((r["operator"], r["difficulty"]) for r in rows)
     names = sorted({r["operator"] for r in rows} | set(ops), key=lambda o: (o == "none", o))
     table = Table("Pairs and candidates per operator",

@@ -1,4 +1,5 @@
-"""Pixel measures of a before/after pair relative to the boxes of the mutated elements."""
+"""Changed pixels of a before/after pair: the diff mask, and the changed fractions of the frame
+relative to the boxes of the mutated elements."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from spotdiff.records import Box
+from spotdiff.records import Box, grow_box
 
 
 def diff_mask(before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -19,22 +20,6 @@ def diff_mask(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     for channel in range(1, differs.shape[2]):
         mask |= differs[..., channel]
     return mask
-
-
-def union_box(a: Box, b: Box | None) -> Box:
-    if b is None:
-        return a
-    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
-    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
-    return (x0, y0, x1 - x0, y1 - y0)
-
-
-def grow_box(box: Box, px: int) -> Box:
-    return (box[0] - px, box[1] - px, box[2] + 2 * px, box[3] + 2 * px)
-
-
-def boxes_overlap(a: Box, b: Box) -> bool:
-    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 def _slices(box: Box, width: int, height: int) -> tuple[slice, slice]:
@@ -53,7 +38,8 @@ def region(shape: tuple[int, int], boxes: Sequence[Box], grow: int = 0) -> np.nd
 def pair_metrics(mask: np.ndarray, boxes: Sequence[Box], margin: int) -> dict[str, float]:
     """pixel_diff: changed fraction of the frame; target_diff: of the target boxes' union;
     outside_diff: of the frame outside the boxes grown by `margin` (reflow contamination);
-    min_target_diff: of the least-changed single box (every target must show its change)."""
+    min_target_diff: of the least-changed single box (every target must show its change); the
+    gate's `Measures` fields of the same names."""
     changed = int(mask.sum())
     metrics = {"pixel_diff": changed / mask.size, "target_diff": 0.0, "outside_diff": 0.0,
                "min_target_diff": 0.0}

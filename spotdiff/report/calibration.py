@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from spotdiff.mutators.catalogue import TIERS
+from spotdiff.records import TIERS
 
 MEASURES = ("pixel_diff", "target_diff", "ssim", "clip_distance", "visibility")
 # a larger change gives a larger diff, distance and visibility, but a smaller SSIM

@@ -1,16 +1,11 @@
-"""Structural measures of a before/after pair: SSIM and the boxes of the changed regions."""
+"""Structural similarity (SSIM) of a before/after pair: of the frame, or of a box in it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from skimage.color import rgb2gray
-from skimage.measure import label, regionprops
 from skimage.metrics import structural_similarity
-from skimage.morphology import dilation, footprint_rectangle
 
-from spotdiff.grounding import metrics
 from spotdiff.records import Box
 
 SSIM_WINDOW = 7  # scikit-image's default window side
@@ -64,26 +59,3 @@ def _span(start: int, stop: int, limit: int) -> slice:
         return slice(start, stop)
     start = max(0, min(start - missing // 2, limit - SSIM_WINDOW))
     return slice(start, min(limit, start + SSIM_WINDOW))
-
-
-def change_regions(mask: np.ndarray, min_area: int = 4, merge_gap: int = 0) -> list[Box]:
-    """(x, y, w, h) boxes of the 8-connected components of a changed-pixel mask, most changed
-    pixels first. Components at most `merge_gap` px apart (e.g. the glyphs of one word) are
-    merged; a box bounds only changed pixels, and one with fewer than `min_area` is dropped."""
-    grown = mask
-    if merge_gap > 0:
-        # a (gap+1)-wide square dilation bridges exactly the gaps of at most `gap` px
-        grown = dilation(mask, footprint_rectangle((merge_gap + 1, merge_gap + 1)))
-    labels = label(grown, connectivity=2) * mask
-    regions = [r for r in regionprops(labels) if r.area >= min_area]
-    regions.sort(key=lambda r: (-r.area, r.bbox[0], r.bbox[1]))
-    return [(int(c0), int(r0), int(c1 - c0), int(r1 - r0))
-            for r0, c0, r1, c1 in (r.bbox for r in regions)]
-
-
-def union_box(boxes: Sequence[Box]) -> Box | None:
-    """The smallest box holding all of them (Img-Diff's difference area); None for no boxes."""
-    union = None
-    for box in boxes:
-        union = metrics.union_box(box, union)
-    return union
