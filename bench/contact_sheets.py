@@ -7,6 +7,7 @@ unless larger than a panel.
     python bench/contact_sheets.py out/ds --rejects invisible      # pairs the gate rejected
     python bench/contact_sheets.py out/ds --least 3                # the floor: least visible kept
     python bench/contact_sheets.py out/ds --mechanism class_swap   # pairs made by one mechanism
+    python bench/contact_sheets.py out/ds --tier hard              # one tier's pairs
 
 Pairs are taken round-robin over operator × tier so every cell shows; writes sheet-NN.png and
 pairs.jsonl (what each tile shows) under --out.
@@ -159,6 +160,7 @@ def main() -> None:
     parser.add_argument("--least", type=int, help="the N least visible pairs of each operator")
     parser.add_argument("--rejects", help="show the rejected pairs kept for this reason instead")
     parser.add_argument("--mechanism", help="only pairs made by this mechanism (class_swap, …)")
+    parser.add_argument("--tier", help="only pairs of this tier (easy, medium, hard)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     out = args.out or args.dataset / ("sheets" if not args.rejects else f"rejects-{args.rejects}")
@@ -173,6 +175,8 @@ def main() -> None:
         samples = [from_row(r) for r in rows if r["task_type"] == "visual_diff" and (
             args.mechanism is None
             or json.loads(r["mutation_dicts_json"][0])["mechanism"] == args.mechanism)]
+    if args.tier:
+        samples = [s for s in samples if s.tier == args.tier]
     if args.least:
         by_op: dict[str, list[Sample]] = {}
         for sample in samples:

@@ -5,7 +5,14 @@ import math
 from collections import Counter
 
 from spotdiff.generator.selection import ANY, Quota, SplitConfig
-from spotdiff.generator.waves import FIRST_WAVE, GIVE_UP_AFTER, MIN_WAVE, Outcome, Waves
+from spotdiff.generator.waves import (
+    FIRST_WAVE,
+    GIVE_UP_AFTER,
+    MIN_WAVE,
+    TRIES_PER_PAIR,
+    Outcome,
+    Waves,
+)
 from spotdiff.records import Page
 
 CELLS = ["color", "opacity", "text"]
@@ -146,3 +153,23 @@ def test_a_page_listed_twice_runs_once():
     twice = pages(5) + pages(5)
     plan = Waves(twice, Quota.total_pairs(10, 2), 0, 0, 2, 80, 2)
     assert len(plan.next({})) == 5
+
+
+def test_a_cell_whose_pages_spend_its_try_budget_is_given_up_before_six_pages():
+    quota = split_quota(per_cell=1)
+    plan = waves(quota, n_pages=200, no_diff=0)
+    hard = ("opacity", "hard")
+    outcomes = {}
+    for _ in range(10):
+        wave = plan.next(outcomes)
+        if not wave:
+            break
+        for u in wave:
+            if u.plan.cells[0] == hard:  # twelve tries, every one rejected
+                outcomes[u.index] = Outcome([], "docs", 0, {hard: (12, 0)})
+            else:
+                cell = [c for c in u.plan.cells if c != hard][0]
+                outcomes[u.index] = Outcome([cell], "docs", 0, {cell: (1, 1)})
+    dealt = sum(u.plan.cells[0] == hard for u in plan.units)
+    assert "pages dealt it tried" in plan.need_now.exhausted[hard]
+    assert 12 * dealt >= TRIES_PER_PAIR * quota.cells[hard] and dealt < GIVE_UP_AFTER

@@ -21,6 +21,7 @@ from spotdiff.grounding.regions import change_regions
 from spotdiff.grounding.ssim import frame_ssim, ssim
 from spotdiff.grounding.visibility import measure as measure_visibility
 from spotdiff.mutators import class_swap
+from spotdiff.mutators.aim import Aim
 from spotdiff.mutators.catalogue import OperatorSpec
 from spotdiff.mutators.describe import describe_element, describe_page, sentence
 from spotdiff.mutators.planner import page_context
@@ -196,8 +197,9 @@ class PageJob:
             operators = self.catalogue if cell[0] == ANY else (
                 {cell[0]: self.catalogue[cell[0]]} if cell[0] in self.catalogue else {})
             tiers = self.tiers if cell[1] == ANY else (cell[1],)
+            aim = Aim(cell[1]) if ANY not in cell else None  # each try aims the next
             planned = plan_mutations(elements, operators, rng, context, (r.width, r.height),
-                                     tiers, scales, mechanisms, rules)
+                                     tiers, scales, mechanisms, rules, aim)
             in_cell = 0
             for group in group_mutations(planned, self.cfg.sampling.mutations_per_pair, stats):
                 if (held >= plan.pairs or tried >= plan.tries
@@ -206,6 +208,8 @@ class PageJob:
                 tried += 1
                 in_cell += 1
                 outcome = await self._try_on(unit.page, loaded, before, group, stats)
+                if aim is not None and outcome.pair is not None:
+                    aim.observe(self.catalogue[cell[0]], outcome.pair.mutations, outcome.reason)
                 if outcome.pair is not None and outcome.reason is None:
                     result.pairs.append(outcome.pair)
                     if self._counts(plan.cells, outcome.pair):

@@ -42,7 +42,7 @@ from spotdiff.generator.selection import (
     settled,
 )
 from spotdiff.generator.stats import Stats
-from spotdiff.generator.waves import GIVE_UP_AFTER, Outcome, Waves
+from spotdiff.generator.waves import Outcome, Waves
 from spotdiff.generator.worker import WorkerSetup
 from spotdiff.mutators.catalogue import OperatorSpec, load_catalogue
 from spotdiff.records import Page
@@ -194,7 +194,7 @@ def shortfalls(fill: dict[str, dict[str, list[int]]], stats: Stats, waves: Waves
                cap: dict[str, Any]) -> dict[str, dict[str, str]]:
     """Why each unfilled cell stayed short: pairs the domain cap held back, what the gate made
     of the cell's tries, pages with no element for it, and whether the pages ran out."""
-    exhausted = waves.need_now.exhausted if waves.need_now else frozenset()
+    exhausted = waves.need_now.exhausted if waves.need_now else {}
     out: dict[str, dict[str, str]] = {}
     for op, tiers in fill.items():
         for tier, (got, wanted, offered) in tiers.items():
@@ -214,7 +214,7 @@ def shortfalls(fill: dict[str, dict[str, list[int]]], stats: Stats, waves: Waves
             if cell.get("no_candidate"):
                 parts.append(f"{cell['no_candidate']} pages had no element it applies to")
             if (op, tier) in exhausted:
-                parts.append(f"given up: none of {GIVE_UP_AFTER}+ pages dealt it gave it")
+                parts.append(exhausted[(op, tier)])
             elif not waves.pages_left:
                 parts.append("pages exhausted: every page was used")
             out.setdefault(op, {})[tier] = f"{got} of {wanted}: " + "; ".join(parts)

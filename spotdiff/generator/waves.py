@@ -27,6 +27,8 @@ PRIOR_PAGES = 2  # how many pages' worth the overall success rate weighs in a ce
 MAX_WAVE = 1.5  # a wave deals at most this many pages per pair still wanted, so that later
 # waves, knowing more, deal the rest
 GIVE_UP_AFTER = 6  # pages dealt to a cell without one giving it: no further page is dealt it
+TRIES_PER_PAIR = 16  # candidates the pages dealt a cell may try per pair it wants; past them
+# it is given up (the hardest cells cost most of a split's tries for few of its pairs)
 MAX_FIRST_TRIES = 6  # candidates a page tries at the cell it was dealt, for the hardest cells
 
 
@@ -59,7 +61,7 @@ class Need:
     closed: frozenset[str]  # categories at the domain cap
     success: dict[Cell, float]  # share of the pages dealt a cell that gave it
     first_tries: dict[Cell, int]  # candidates a page dealt the cell tries at it
-    exhausted: frozenset[Cell]  # dealt to GIVE_UP_AFTER pages or more, none gave it
+    exhausted: dict[Cell, str]  # cells no page is dealt any more → why
     mechanisms: dict[str, float] | None = None  # a mix's short mechanisms, their shares to 1
 
 
@@ -156,19 +158,25 @@ class Waves:
         cap = self.quota.domain_cap()
         dealt: Counter[Cell] = Counter()
         gave: Counter[Cell] = Counter()
+        spent: Counter[Cell] = Counter()  # candidates tried on the pages dealt the cell
         for unit, outcome in finished:
             if unit.plan.cells:
                 primary = unit.plan.cells[0]
                 dealt[primary] += 1
                 gave[primary] += any(matches(primary, *c) for c in outcome.cells)
+                spent[primary] += sum(n for n, _ in outcome.tried.values())
         pages_dealt = sum(dealt.values())
         overall = sum(gave.values()) / pages_dealt if pages_dealt else 1.0
         # a cell's own record, drawn towards the overall rate while it is short (one page that
         # failed says little)
         success = {c: max(MIN_SUCCESS, (gave[c] + PRIOR_PAGES * overall) /
                           (dealt[c] + PRIOR_PAGES)) for c in self.quota.cells}
-        exhausted = frozenset(c for c in self.quota.cells
-                              if dealt[c] >= GIVE_UP_AFTER and not gave[c])
+        exhausted = {c: f"given up: none of {GIVE_UP_AFTER}+ pages dealt it gave it"
+                     for c in self.quota.cells if dealt[c] >= GIVE_UP_AFTER and not gave[c]}
+        for c, wanted in self.quota.cells.items():
+            if c not in exhausted and spent[c] >= TRIES_PER_PAIR * wanted:
+                exhausted[c] = (f"given up: the pages dealt it tried {spent[c]} candidates, "
+                                f"{TRIES_PER_PAIR} a pair it asks for")
         tried: Counter[Cell] = Counter()
         accepted: Counter[Cell] = Counter()
         for _, o in finished:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from spotdiff.mutators import aim as aim_mod
 from spotdiff.mutators import class_swap
+from spotdiff.mutators.aim import Aim
 from spotdiff.mutators.catalogue import OperatorSpec, StepsValue
 from spotdiff.mutators.stylesheets import Scales, Viewport
 from spotdiff.mutators.values import Change, PageContext, derive
@@ -57,6 +60,7 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
          tiers: Sequence[str] = TIERS, scales: Scales | None = None,
          mechanisms: Mapping[str, float] | None = None,
          rules: Sequence[RuleTarget] = (),
+         aim: Aim | None = None,
          ) -> Iterator[tuple[str, Mutation | str]]:
     """Yield (operator, mutation) to try, or (operator, reason) when no value could be derived.
 
@@ -68,6 +72,8 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
     `mechanisms` gives named mechanisms (ground-truth names: `class_swap`, `inline`, …) their
     share of the turns while the page offers them; the rest of the turns go to the mechanisms it
     does not name, operator by operator as before. The twins are offered only when named.
+    With `aim` (the tries at one cell), each try the caller observed into it is followed by its
+    element again at a magnitude aimed at the cell's visibility band (`mutators/aim.py`).
     """
     shares = dict(mechanisms or {})
     view = Viewport(*viewport)
@@ -108,6 +114,12 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
     turns: dict[str, list[str]] = {g: [] for g in pools}  # operators still to take this round
     tried: set[tuple[str, int]] = set()
     while True:
+        if aim is not None and aim.last is not None:
+            retry = _aimed_retry(aim, catalogue[aim.last.operator], swap_options, edit_rules,
+                                 rng, ctx, viewport)
+            if retry is not None:
+                yield retry.operator, retry
+                continue
         ready = [g for g in pools if weights[g] > 0 and any(pools[g].values())]
         if not ready:
             return
@@ -121,7 +133,10 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
         name = turns[g].pop(0)
         if not pools[g][name]:
             continue
-        spec, element = catalogue[name], pools[g][name].pop()
+        pool = pools[g][name]
+        wanted_area = aim.areas.get(name) if aim is not None else None
+        spec, element = catalogue[name], pool.pop(
+            -1 if wanted_area is None else _nearest_area(pool, wanted_area, viewport))
         mechanism = g if g in (CLASS_SWAP, RULE_EDIT) else spec.mechanism
         if (name, element.index) in tried:
             continue
@@ -146,19 +161,61 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
         if applied_tier is None:
             yield name, "magnitude_outside_tiers"
             continue
-        yield name, Mutation(
-            operator=name, mechanism=mechanism, element=element,
-            property=spec.property, old_value=change.old, new_value=change.new,
-            direction=spec.directions.get(change.direction, change.direction),
-            magnitude=magnitude, tier=applied_tier,
-            css_value="" if swap else spec.format.format(value=change.new, old=change.old),
-            old_class=swap.old_class if swap else "",
-            new_class=swap.new_class if swap else "",
-            steps=swap.steps if swap else 0,
-            rule_selector=rule.rule_selector if rule else "",
-            rule=rule.rule if rule else -1,
-            magnitude_range=spec.tiers[tier] if spec.magnitude == "value" else None,
-        )
+        yield name, _mutation(spec, mechanism, element, change, magnitude, applied_tier, swap,
+                              rule, spec.tiers[tier] if spec.magnitude == "value" else None)
+
+
+def _mutation(spec: OperatorSpec, mechanism: str, element: Element, change: Change,
+              magnitude: float, tier: str, swap: class_swap.Swap | None,
+              rule: RuleTarget | None, magnitude_range: tuple[float, float] | None) -> Mutation:
+    return Mutation(
+        operator=spec.name, mechanism=mechanism, element=element,
+        property=spec.property, old_value=change.old, new_value=change.new,
+        direction=spec.directions.get(change.direction, change.direction),
+        magnitude=magnitude, tier=tier,
+        css_value="" if swap else spec.format.format(value=change.new, old=change.old),
+        old_class=swap.old_class if swap else "",
+        new_class=swap.new_class if swap else "",
+        steps=swap.steps if swap else 0,
+        rule_selector=rule.rule_selector if rule else "",
+        rule=rule.rule if rule else -1,
+        magnitude_range=magnitude_range,
+    )
+
+
+def _aimed_retry(aim: Aim, spec: OperatorSpec,
+                 swap_options: dict[tuple[str, int], list[class_swap.SwapOption]],
+                 edit_rules: dict[tuple[str, int], RuleTarget], rng: np.random.Generator,
+                 ctx: PageContext, viewport: tuple[int, int]) -> Mutation | None:
+    """The last try's element again at a magnitude aimed at the cell's band (its magnitude was
+    aimed, not drawn: no range); else, for a pixel-counted measure, the next element is to be
+    drawn nearest the area the band asks for. Consumes the observation."""
+    m, scale = aim.last, aim.scale
+    assert m is not None
+    aim.last = None
+    if aim.retries < aim_mod.RETRIES:
+        key = (spec.name, m.element.index)
+        rule = edit_rules.get(key) if m.mechanism == RULE_EDIT else None
+        swap = None
+        if m.mechanism == CLASS_SWAP:
+            swap = aim_mod.swap_change(spec, m, scale, swap_options.get(key, []),
+                                       Viewport(*viewport), aim.reverse)
+            change = swap.change if swap else None
+        else:
+            change = aim_mod.value_change(spec, m, scale, rng, ctx, aim.reverse)
+        if change is not None:
+            return _mutation(spec, m.mechanism, m.element, change, change.magnitude, aim.tier,
+                             swap, rule, None)
+    if spec.visibility.measure == "visible_px" and not aim.reverse:
+        aim.want_area(spec.name, area_percent(m.element, viewport) * scale)
+    return None
+
+
+def _nearest_area(pool: list[Element], area: float, viewport: tuple[int, int]) -> int:
+    """The index in `pool` of the element whose area is nearest `area`, by ratio (the last of
+    equals: the pool is popped from its end)."""
+    gaps = [abs(math.log(max(area_percent(e, viewport), 1e-6) / max(area, 1e-6))) for e in pool]
+    return len(pool) - 1 - int(np.argmin(gaps[::-1]))
 
 
 def page_context(elements: Sequence[Element]) -> PageContext:
