@@ -64,6 +64,7 @@ WAIT_FRAMES = """n => new Promise(done => {
 # what the crawler's classifier reads of a page
 PAGE_TEXT = """() => ({title: document.title || '',
   text: document.body ? document.body.innerText.slice(0, 5000) : ''})"""
+NO_POPUPS = "window.open = () => null;"
 T = TypeVar("T")
 
 
@@ -387,11 +388,15 @@ class Renderer:
         (e.g. HAR recording). Downloads are never accepted."""
         browser = await self._ensure_browser()
         try:
-            return await asyncio.wait_for(browser.new_context(
+            context = await asyncio.wait_for(browser.new_context(
                 viewport={"width": self.cfg.width, "height": self.cfg.height},
                 device_scale_factor=1, accept_downloads=False, reduced_motion="reduce",
                 **options,
             ), self.cfg.load_timeout_s)
+            # pop-ups are never rendered; a page whose pop-ups open pop-ups would otherwise
+            # keep the machine busy loading them until each is closed
+            await context.add_init_script(NO_POPUPS)
+            return context
         except (asyncio.TimeoutError, PlaywrightError) as e:
             raise PageSkipped("browser_error", str(e).splitlines()[0]) from e
 
