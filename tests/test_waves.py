@@ -3,7 +3,9 @@ Plans come from the seed, the page order and the finished units alone."""
 
 import math
 from collections import Counter
+from collections.abc import Callable
 
+from spotdiff.generator.page_job import PageUnit
 from spotdiff.generator.selection import ANY, Quota, SplitConfig
 from spotdiff.generator.waves import (
     FIRST_WAVE,
@@ -110,18 +112,22 @@ def test_hard_cells_get_more_pages_and_more_tries_on_each():
     assert all(p.first_tries > p.tries_per_cell for p in hard_plans)
 
 
+def run_waves(plan: Waves, outcome: Callable[[PageUnit], Outcome], rounds: int = 10) -> None:
+    """Deal waves until the plan stops, each unit finishing with `outcome(unit)`."""
+    outcomes: dict[int, Outcome] = {}
+    for _ in range(rounds):
+        wave = plan.next(outcomes)
+        if not wave:
+            return
+        outcomes.update({u.index: outcome(u) for u in wave})
+
+
 def test_a_cell_no_page_gives_is_given_up():
     quota = split_quota(per_cell=1)
     plan = waves(quota, n_pages=200, no_diff=0)
     hard = ("text", "hard")
-    outcomes = {}
-    for _ in range(10):
-        wave = plan.next(outcomes)
-        if not wave:
-            break
-        for u in wave:
-            cells = [c for c in u.plan.cells if c != hard][:1]
-            outcomes[u.index] = Outcome(cells, "docs", 0, {hard: (2, 0)})
+    run_waves(plan, lambda u: Outcome([c for c in u.plan.cells if c != hard][:1], "docs", 0,
+                                      {hard: (2, 0)}))
     assert hard in plan.need_now.exhausted
     assert sum(u.plan.cells[0] == hard for u in plan.units) >= GIVE_UP_AFTER
     assert plan.pages_left > 0  # the pages no cell needs are never loaded
@@ -159,17 +165,14 @@ def test_a_cell_whose_pages_spend_its_try_budget_is_given_up_before_six_pages():
     quota = split_quota(per_cell=1)
     plan = waves(quota, n_pages=200, no_diff=0)
     hard = ("opacity", "hard")
-    outcomes = {}
-    for _ in range(10):
-        wave = plan.next(outcomes)
-        if not wave:
-            break
-        for u in wave:
-            if u.plan.cells[0] == hard:  # twelve tries, every one rejected
-                outcomes[u.index] = Outcome([], "docs", 0, {hard: (12, 0)})
-            else:
-                cell = [c for c in u.plan.cells if c != hard][0]
-                outcomes[u.index] = Outcome([cell], "docs", 0, {cell: (1, 1)})
+
+    def outcome(u: PageUnit) -> Outcome:
+        if u.plan.cells[0] == hard:  # twelve tries, every one rejected
+            return Outcome([], "docs", 0, {hard: (12, 0)})
+        cell = [c for c in u.plan.cells if c != hard][0]
+        return Outcome([cell], "docs", 0, {cell: (1, 1)})
+
+    run_waves(plan, outcome)
     dealt = sum(u.plan.cells[0] == hard for u in plan.units)
     assert "pages dealt it tried" in plan.need_now.exhausted[hard]
     assert 12 * dealt >= TRIES_PER_PAIR * quota.cells[hard] and dealt < GIVE_UP_AFTER

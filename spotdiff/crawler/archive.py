@@ -19,28 +19,6 @@ from spotdiff.crawler.policy import SCHEMES, AddressPolicy, Refused, host_of
 from spotdiff.records import Page
 from spotdiff.renderer.session import PageSkipped, Renderer
 
-MEASURE = """() => {
-  const vw = innerWidth, vh = innerHeight;
-  let area = 0;  // viewport area under embeds; overlaps count twice, capped at the viewport
-  const embeds = document.querySelectorAll('iframe, video, canvas, embed, object');
-  for (const e of embeds) {
-    const r = e.getBoundingClientRect();
-    area += Math.max(0, Math.min(r.right, vw) - Math.max(r.left, 0))
-          * Math.max(0, Math.min(r.bottom, vh) - Math.max(r.top, 0));
-  }
-  const root = document.documentElement;
-  return {
-    title: document.title || '', lang: root.getAttribute('lang') || '',
-    height: document.body ? document.body.scrollHeight : root.scrollHeight,
-    elements: document.getElementsByTagName('*').length,
-    iframes: document.getElementsByTagName('iframe').length,
-    videos: document.getElementsByTagName('video').length,
-    canvases: document.getElementsByTagName('canvas').length,
-    embedArea: Math.min(1, area / (vw * vh)),
-    text: document.body ? document.body.innerText.slice(0, 5000) : '',
-  };
-}"""
-
 
 def drop_failed_entries(archive: Path) -> int:
     """Remove the requests that never got a response (blocked, refused, failed) from a HAR:
@@ -138,15 +116,15 @@ class Capturer:
             raise
         loaded = await self.renderer.load(context, Page(url=url))
         try:
-            found = await loaded.evaluate(MEASURE)
+            found = await loaded.summary()
             shot = await loaded.screenshot()
         finally:
             await loaded.close()  # closing the context writes the HAR
         await asyncio.to_thread(drop_failed_entries, dest)
         return Capture(
-            title=found["title"], lang=found["lang"], page_height=int(found["height"]),
-            element_count=found["elements"], iframes=found["iframes"], videos=found["videos"],
-            canvases=found["canvases"], embed_area=float(found["embedArea"]),
-            text=found["text"], viewport=shot.pixels,
+            title=found.title, lang=found.lang, page_height=found.height,
+            element_count=found.elements, iframes=found.iframes, videos=found.videos,
+            canvases=found.canvases, embed_area=found.embed_area, text=found.text,
+            viewport=shot.pixels,
             archive_bytes=dest.stat().st_size if dest.exists() else 0,
         )

@@ -64,6 +64,28 @@ WAIT_FRAMES = """n => new Promise(done => {
 # what the crawler's classifier reads of a page
 PAGE_TEXT = """() => ({title: document.title || '',
   text: document.body ? document.body.innerText.slice(0, 5000) : ''})"""
+# what the crawler's filters and manifest read of a page
+PAGE_SUMMARY = """() => {
+  const vw = innerWidth, vh = innerHeight;
+  let area = 0;  // viewport area under embeds; overlaps count twice, capped at the viewport
+  const embeds = document.querySelectorAll('iframe, video, canvas, embed, object');
+  for (const e of embeds) {
+    const r = e.getBoundingClientRect();
+    area += Math.max(0, Math.min(r.right, vw) - Math.max(r.left, 0))
+          * Math.max(0, Math.min(r.bottom, vh) - Math.max(r.top, 0));
+  }
+  const root = document.documentElement;
+  return {
+    title: document.title || '', lang: root.getAttribute('lang') || '',
+    height: document.body ? document.body.scrollHeight : root.scrollHeight,
+    elements: document.getElementsByTagName('*').length,
+    iframes: document.getElementsByTagName('iframe').length,
+    videos: document.getElementsByTagName('video').length,
+    canvases: document.getElementsByTagName('canvas').length,
+    embedArea: Math.min(1, area / (vw * vh)),
+    text: document.body ? document.body.innerText.slice(0, 5000) : '',
+  };
+}"""
 NO_POPUPS = "window.open = () => null;"
 T = TypeVar("T")
 
@@ -109,6 +131,19 @@ class PageSkipped(Exception):
 @dataclass(frozen=True)
 class PageText:
     title: str
+    text: str  # the visible text, its first 5,000 characters
+
+
+@dataclass(frozen=True)
+class PageSummary:
+    title: str
+    lang: str  # the document's `lang`, "" when it declares none
+    height: int  # of the whole document, px
+    elements: int
+    iframes: int
+    videos: int
+    canvases: int
+    embed_area: float  # share of the viewport under iframes, videos, canvases and embeds
     text: str  # the visible text, its first 5,000 characters
 
 
@@ -229,6 +264,14 @@ class LoadedPage:
     async def page_text(self) -> PageText:
         found = await self._call(self.pw_page.evaluate(PAGE_TEXT))
         return PageText(found["title"], found["text"])
+
+    async def summary(self) -> PageSummary:
+        found = await self._call(self.pw_page.evaluate(PAGE_SUMMARY))
+        return PageSummary(
+            title=found["title"], lang=found["lang"], height=int(found["height"]),
+            elements=found["elements"], iframes=found["iframes"], videos=found["videos"],
+            canvases=found["canvases"], embed_area=float(found["embedArea"]),
+            text=found["text"])
 
     async def document_language(self) -> str:
         """The document's `lang` ("" when it declares none)."""
