@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 from spotdiff.cli import app
 from spotdiff.config import BUNDLED_CONFIGS
 
-SOURCES = [("bs5-examples", 4), ("python3.11-doc", 4), ("sb-admin-2-4.1.4", 3),
-           ("tabler-ui-0.0.34", 3)]
+# Far more pages than the six rows need, so that whatever order the random ports give them, the
+# waves stop before the pool runs out.
+SOURCES = [("bs5-examples", 8), ("python3.11-doc", 5), ("sb-admin-2-4.1.4", 6),
+           ("tabler-ui-0.0.34", 6)]
 
 
 def test_every_row_comes_from_its_own_url_and_names_its_category(serve_corpus, tmp_path):
