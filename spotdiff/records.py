@@ -57,6 +57,17 @@ class Page:
 
 
 @dataclass(frozen=True)
+class LayoutProbe:
+    """The layout a change gives, read before any frame is drawn: how far (px) the edges of
+    the other listed elements moved at most, and of the element's own box and of its lines of
+    text (inf: it now has another number of lines)."""
+
+    others_shift: float
+    box_shift: float
+    text_shift: float
+
+
+@dataclass(frozen=True)
 class Element:
     """One visible element of a loaded page, as enumerated in the browser."""
 
