@@ -180,7 +180,8 @@ def options(spec: OperatorSpec, element: Element, scales: Scales,
             viewport: Viewport = Viewport()) -> list[SwapOption]:  # noqa: B008 - frozen default
     """The scales of the operator's property the element is on: through a class it carries that
     decides its value now, or, carrying none of the scale, through the member whose value it
-    shows (the first, when several give it)."""
+    shows (the first, when several give it). An element on a scale through its own class is
+    changed by swapping it; a class is added only to one that carries none that decides."""
     rule = spec.class_swap
     if rule is None:
         return []
@@ -200,7 +201,8 @@ def options(spec: OperatorSpec, element: Element, scales: Scales,
             spec, read(spec, element, scale.members[i].value(prop), viewport), now)), None)
         if start is not None:
             found.append(SwapOption(names[start] if carried else None, scale, prop, start))
-    return found
+    swapped = [o for o in found if o.old_class is not None]
+    return swapped or found
 
 
 def swaps(spec: OperatorSpec, element: Element, option: SwapOption,

@@ -101,7 +101,11 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
                     found = class_swap.options(spec, e, scales, view)
                     if found:
                         swap_options[(name, e.index)] = found
-            pools[CLASS_SWAP][name] = [e for e in order if (name, e.index) in swap_options]
+            # elements carrying a class of the scale are drawn (popped) before the ones a class
+            # would be added to: they are the scarcer, and a swap is the commoner site change
+            pools[CLASS_SWAP][name] = sorted(
+                (e for e in order if (name, e.index) in swap_options),
+                key=lambda e: swap_options[(name, e.index)][0].old_class is not None)
         if (spec.mechanism == "style" and spec.format == "{value}"
                 and group(RULE_EDIT) != OTHER):
             for e in order:
