@@ -66,7 +66,8 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
 
     Operators take turns so a page's budget is spread across them; each element is tried at
     most once per operator, in a tier its size admits. An operator with a `class_swap` rule also
-    has the class-swap twin, on elements whose utility classes (from `scales`) set its property.
+    has the class-swap twin, on elements on a utility scale (from `scales`) of its property:
+    through a class they carry (swapped), or showing a member's value (that member added).
     A `style` operator written as the plain value also has the rule-edit twin, on elements that
     a stylesheet rule of `rules` matching them alone declares its property for.
     `mechanisms` gives named mechanisms (ground-truth names: `class_swap`, `inline`, …) their
