@@ -350,9 +350,16 @@
       return el.getAttribute(m.property);
     },
     class_swap(el, m) {
+      // no old class: the new one is added; the undo restores the attribute as it was
       const before = el.getAttribute("class");
-      if (!el.classList.replace(m.oldClass, m.newClass)) throw new Error("class not on element");
-      undo.push(() => el.setAttribute("class", before));
+      if (m.oldClass === null) {
+        if (el.classList.contains(m.newClass)) throw new Error("class already on element");
+        el.classList.add(m.newClass);
+      } else if (!el.classList.replace(m.oldClass, m.newClass)) {
+        throw new Error("class not on element");
+      }
+      undo.push(() => (before === null ? el.removeAttribute("class")
+        : el.setAttribute("class", before)));
       return getComputedStyle(el).getPropertyValue(m.read);
     },
     rule_edit(el, m) {
