@@ -213,7 +213,9 @@ class PageJob:
             in_cell = 0
             probes_left = PROBES_PER_TRY * plan.tries_at(position)
             for group in group_mutations(planned, self.cfg.sampling.mutations_per_pair, stats):
-                if (held >= plan.pairs or tried >= plan.tries
+                # a split cell keeps its tries when one lands in another of the page's cells:
+                # the aim has just learnt how far off it was
+                if ((held >= plan.pairs and aim is None) or tried >= plan.tries
                         or in_cell >= plan.tries_at(position) or not probes_left):
                     break
                 # a split cell's tries are probed: most of its rejections are foreseeable and
@@ -234,7 +236,7 @@ class PageJob:
                     result.pairs.append(outcome.pair)
                     if self._counts(plan.cells, outcome.pair):
                         held += 1
-                        if cell != (ANY, ANY):
+                        if aim is not None and self._counts((cell,), outcome.pair):
                             break  # this cell has its pair: on to the next one
                 elif outcome.pair is not None and self._keep(result, outcome.reason):
                     result.rejects.append(Reject(outcome.reason, outcome.pair))
