@@ -6,7 +6,9 @@ for an added class) and the computed values the sentence uses."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -17,9 +19,9 @@ from spotdiff.generator.page_job import PageJob, style_properties
 from spotdiff.generator.stats import Stats
 from spotdiff.mutators.catalogue import load_catalogue
 from spotdiff.mutators.planner import page_context, plan
-from spotdiff.mutators.stylesheets import Viewport, discover
-from spotdiff.records import Page
-from spotdiff.renderer.session import Renderer
+from spotdiff.mutators.stylesheets import Scales, Viewport, discover
+from spotdiff.records import Page, Shot
+from spotdiff.renderer.session import LoadedPage, Renderer
 from tests.conftest import run
 
 # DiffSpot's value operators a Tailwind page gives a twin for, and the ones beyond its 13
@@ -28,14 +30,37 @@ TWINS = {"font_size", "font_weight", "letter_spacing", "line_height", "color", "
 EXTRA = {"background_color", "border_color", "text_transform", "text_decoration"}
 
 
-async def swap_each(cfg, url):
+@dataclass
+class SwapPage:
+    """A loaded page ready for class-swap tries: its elements, scales and first frame."""
+
+    catalogue: dict
+    loaded: LoadedPage
+    elements: list
+    scales: Scales
+    before: Shot
+    job: PageJob
+
+
+@asynccontextmanager
+async def swap_page(cfg, url) -> AsyncIterator[SwapPage]:
     catalogue = load_catalogue(cfg.operator_paths())
     async with Renderer(cfg.browser, cfg.render) as renderer:
         loaded = await renderer.open(Page(url=url))
-        elements = await loaded.elements(CandidateConfig(), style_properties(catalogue))
-        scales = discover(await loaded.stylesheets(), Viewport(1280, 800))
-        before = await loaded.screenshot()
-        job = PageJob(renderer, catalogue, cfg)
+        try:
+            elements = await loaded.elements(CandidateConfig(), style_properties(catalogue))
+            scales = discover(await loaded.stylesheets(), Viewport(1280, 800))
+            before = await loaded.stable_screenshot()
+            yield SwapPage(catalogue, loaded, elements, scales, before,
+                           PageJob(renderer, catalogue, cfg))
+        finally:
+            await loaded.close()
+
+
+async def swap_each(cfg, url):
+    async with swap_page(cfg, url) as page:
+        catalogue, loaded, elements, scales, before, job = (
+            page.catalogue, page.loaded, page.elements, page.scales, page.before, page.job)
         first: dict = {}  # the first accepted swap of a class the element carries
         added: dict = {}  # the first accepted class added to an element with none of its scale
         for seed in range(3):  # a few plans: small steps on small elements measure invisible
@@ -53,7 +78,6 @@ async def swap_each(cfg, url):
             next(m for m, _ in first.values() if m.operator == "font_size"), element=pinned,
             old_class="text-sm", new_class="text-lg", old_value="14px", new_value="18px")],
             Stats())
-        await loaded.close()
     return catalogue, scales, first, overridden, added
 
 
@@ -153,14 +177,10 @@ def test_a_class_of_a_scale_is_added_where_the_element_carries_none(swapped):
 
 
 async def add_to_bare(cfg, url):
-    catalogue = load_catalogue(cfg.operator_paths())
-    ops = {n: catalogue[n] for n in ("opacity", "font_weight")}
-    async with Renderer(cfg.browser, cfg.render) as renderer:
-        loaded = await renderer.open(Page(url=url))
-        elements = await loaded.elements(CandidateConfig(), style_properties(catalogue))
-        scales = discover(await loaded.stylesheets(), Viewport(1280, 800))
-        before = await loaded.stable_screenshot()
-        job = PageJob(renderer, catalogue, cfg)
+    async with swap_page(cfg, url) as page:
+        loaded, elements, scales, before, job = (
+            page.loaded, page.elements, page.scales, page.before, page.job)
+        ops = {n: page.catalogue[n] for n in ("opacity", "font_weight")}
         bare = [e for e in elements if e.selector in ("#bare-note", "#bare-tile")]
         tries = []
         for _, item in plan(bare, ops, np.random.default_rng(0), page_context(elements),
@@ -172,7 +192,6 @@ async def add_to_bare(cfg, url):
             attribute = await loaded.evaluate(
                 "s => document.querySelector(s).getAttribute('class')", item.element.selector)
             tries.append((item, outcome.reason, restored, attribute))
-        await loaded.close()
     return bare, tries
 
 
