@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, nullcontext, suppress
 from pathlib import Path
 
 import psutil
@@ -58,6 +58,71 @@ class PeakRss:
         self._thread.join()
 
 
+class Timeline:
+    """Cores busy over time, per process group: the main process, and each worker process with
+    its descendants (Playwright's driver, the browser), sampled every `interval` s; and when
+    units finished."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self.done: list[float] = []
+        self._start = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._seen: dict[int, float] = {}  # pid -> cpu seconds at the last sample
+
+    def _groups(self) -> dict[str, float]:
+        me = psutil.Process()
+        groups: dict[str, float] = {}
+        with suppress(psutil.Error):
+            groups["main"] = self._delta(me)
+        workers = 0
+        for child in me.children():
+            with suppress(psutil.Error):
+                tree = [child, *child.children(recursive=True)]
+                name = "other"
+                if len(tree) > 1:
+                    name, workers = f"w{workers}", workers + 1
+                groups[name] = groups.get(name, 0.0) + sum(self._delta(p) for p in tree)
+        return groups
+
+    def _delta(self, proc: psutil.Process) -> float:
+        times = proc.cpu_times()
+        total = times.user + times.system
+        last = self._seen.get(proc.pid, 0.0)
+        self._seen[proc.pid] = total
+        return total - last
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.samples.append((time.perf_counter() - self._start, self._groups()))
+
+    def unit_done(self, units: int, pairs: int) -> None:
+        self.done.extend([time.perf_counter() - self._start] * units)
+
+    def __enter__(self) -> Timeline:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def table(self) -> str:
+        """One line per sample: the cores each group kept busy, then units finished by then."""
+        names = sorted({k for _, g in self.samples for k in g})
+        lines = ["t_s  " + " ".join(f"{n:>5}" for n in names) + "  cores  units"]
+        last = 0.0
+        for t, groups in self.samples:
+            cores = {n: groups.get(n, 0.0) / (t - last) for n in names}
+            units = sum(d <= t for d in self.done)
+            lines.append(f"{t:4.0f} " + " ".join(f"{cores[n]:5.2f}" for n in names)
+                         + f"  {sum(cores.values()):5.2f}  {units:5d}")
+            last = t
+        return "\n".join(lines)
+
+
 def cpu_seconds() -> float:
     """CPU time of this process and of every descendant that has exited (workers, their
     drivers and browsers): unlike wall time, it hardly moves with other sessions' load."""
@@ -66,14 +131,16 @@ def cpu_seconds() -> float:
 
 
 def measure(name: str, pages: list[Page], pairs: int, workers: int, clip: str,
-            naive: bool = False) -> dict:
+            naive: bool = False, timeline: bool = False) -> dict:
     cfg = load_config()
     cfg.sampling.reload_per_try = naive
     cfg.clip.backend = clip
-    with tempfile.TemporaryDirectory() as tmp, PeakRss() as rss:
+    with (tempfile.TemporaryDirectory() as tmp, PeakRss() as rss,
+          Timeline() if timeline else nullcontext() as watch):
         start, cpu = time.perf_counter(), cpu_seconds()
         stats = generate(RunRequest.for_pairs(pages, Path(tmp) / "ds", pairs, 0, cfg,
-                                              workers=workers), cfg)
+                                              workers=workers), cfg,
+                         watch.unit_done if watch else None)
         wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     timings = stats.get("timings_s", {})
     tried = stats.get("candidates", {}).get("tried", 0)
@@ -90,6 +157,8 @@ def measure(name: str, pages: list[Page], pairs: int, workers: int, clip: str,
                                    for k, v in sorted(timings.items())},
     }
     print(json.dumps(row), flush=True)
+    if watch:
+        print(watch.table(), flush=True)
     return row
 
 
@@ -101,23 +170,31 @@ def main() -> None:
                         help="a larger run with 2 workers to show memory stays flat; 0 skips")
     parser.add_argument("--clip", default="none", help="clip.backend: none, onnx, auto")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print the cores each process kept busy, second by second")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="the load-once runs to make, by worker count")
+    parser.add_argument("--no-reload", action="store_true", help="skip the reload-per-try run")
     args = parser.parse_args()
     with ExitStack() as stack:
         pages = corpus_pages(stack, args.pages)
-        rows = [
-            measure("load once", pages, args.pairs, workers=1, clip=args.clip),
-            measure("load once", pages, args.pairs, workers=2, clip=args.clip),
-            measure("reload per try", pages[: max(2, args.pages // 4)], args.pairs // 4,
-                    workers=2, clip=args.clip, naive=True),
-        ]
+        rows = [measure("load once", pages, args.pairs, workers=n, clip=args.clip,
+                        timeline=args.timeline) for n in args.workers]
+        if not args.no_reload:
+            rows.append(measure("reload per try", pages[: max(2, args.pages // 4)],
+                                args.pairs // 4, workers=2, clip=args.clip, naive=True))
         if args.rss_pairs:
             many = corpus_pages(stack, 250)
             rows.append(measure("load once, large", many, args.rss_pairs, workers=2,
                                 clip=args.clip))
-    ratio = rows[1]["candidates_per_s"] / rows[2]["candidates_per_s"]
-    summary = {"rows": rows, "load_once_vs_reload_2_workers": round(ratio, 1)}
+    summary: dict = {"rows": rows}
+    two, reload = ([r for r in rows if r["mode"] == mode and r["workers"] == 2]
+                   for mode in ("load once", "reload per try"))
+    if two and reload:
+        ratio = round(two[0]["candidates_per_s"] / reload[0]["candidates_per_s"], 1)
+        summary["load_once_vs_reload_2_workers"] = ratio
+        print(json.dumps({"load_once_vs_reload_2_workers": ratio}))
     args.out.write_text(json.dumps(summary, indent=2))
-    print(json.dumps({"load_once_vs_reload_2_workers": round(ratio, 1)}))
 
 
 if __name__ == "__main__":
