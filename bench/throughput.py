@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import tempfile
 import threading
@@ -31,31 +30,69 @@ from spotdiff.generator.run import RunRequest, generate  # noqa: E402
 from spotdiff.records import Page  # noqa: E402
 
 
-class PeakRss:
-    """Peak resident memory of this process and all its descendants (browsers included)."""
+def process_kind(proc: psutil.Process, main: int) -> str:
+    """What a process of the run is: the main process, a pool worker, Playwright's driver, or
+    which of Chromium's processes."""
+    if proc.pid == main:
+        return "main"
+    cmd = " ".join(proc.cmdline())
+    if "chromium" in cmd or "chrome" in proc.name():
+        kind = next((k for k in ("renderer", "gpu-process", "utility")
+                     if f"--type={k}" in cmd), "browser")
+        return f"chromium {kind}"
+    if "spawn_main" in cmd:
+        return "worker"
+    return "driver" if "run-driver" in cmd else "other"
 
-    def __init__(self, interval: float = 0.2) -> None:
+
+class ProcessTree:
+    """Peak resident memory and CPU time of this process and all its descendants, sampled
+    every `interval` s. resource.getrusage(RUSAGE_CHILDREN) cannot give the CPU: Chromium's
+    renderer and GPU processes are never waited for up the tree, so their time (a third of the
+    run's) never reaches it. A process's last `interval` before it exits is missed."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
         self.peak = 0
+        self._cpu: dict[int, tuple[str, float, float]] = {}  # pid -> kind, first, last seen
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, args=(interval,), daemon=True)
+        self._thread = threading.Thread(target=self._watch, daemon=True)
 
-    def _watch(self, interval: float) -> None:
+    def _sample(self, first: bool = False) -> None:
         me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for proc in [me, *me.children(recursive=True)]:
-                with suppress(psutil.Error):
-                    total += proc.memory_info().rss
-            self.peak = max(self.peak, total)
-            time.sleep(interval)
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            with suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += proc.memory_info().rss
+                cpu = times.user + times.system
+                if proc.pid in self._cpu:
+                    kind, start, _ = self._cpu[proc.pid]
+                    self._cpu[proc.pid] = (kind, start, cpu)
+                else:  # a process started during the run counts from 0
+                    self._cpu[proc.pid] = (process_kind(proc, me.pid), cpu if first else 0.0,
+                                           cpu)
+        self.peak = max(self.peak, total)
 
-    def __enter__(self) -> PeakRss:
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def cpu_by_kind(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for kind, start, last in self._cpu.values():
+            out[kind] = out.get(kind, 0.0) + last - start
+        return out
+
+    def __enter__(self) -> ProcessTree:
+        self._sample(first=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()
 
 
 class Timeline:
@@ -71,19 +108,21 @@ class Timeline:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._seen: dict[int, float] = {}  # pid -> cpu seconds at the last sample
+        self._names: dict[int, str] = {}  # worker pid -> its column
 
     def _groups(self) -> dict[str, float]:
         me = psutil.Process()
         groups: dict[str, float] = {}
         with suppress(psutil.Error):
             groups["main"] = self._delta(me)
-        workers = 0
         for child in me.children():
             with suppress(psutil.Error):
+                # pool workers in the order they started; multiprocessing's resource tracker
+                # and the like are "other"
+                worker = "spawn_main" in " ".join(child.cmdline())
+                name = (self._names.setdefault(child.pid, f"w{len(self._names)}") if worker
+                        else "other")
                 tree = [child, *child.children(recursive=True)]
-                name = "other"
-                if len(tree) > 1:
-                    name, workers = f"w{workers}", workers + 1
                 groups[name] = groups.get(name, 0.0) + sum(self._delta(p) for p in tree)
         return groups
 
@@ -102,6 +141,7 @@ class Timeline:
         self.done.extend([time.perf_counter() - self._start] * units)
 
     def __enter__(self) -> Timeline:
+        self._groups()  # what ran before the run is not its
         self._thread.start()
         return self
 
@@ -123,25 +163,20 @@ class Timeline:
         return "\n".join(lines)
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and of every descendant that has exited (workers, their
-    drivers and browsers): unlike wall time, it hardly moves with other sessions' load."""
-    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
-                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
-
-
 def measure(name: str, pages: list[Page], pairs: int, workers: int, clip: str,
             naive: bool = False, timeline: bool = False) -> dict:
     cfg = load_config()
     cfg.sampling.reload_per_try = naive
     cfg.clip.backend = clip
-    with (tempfile.TemporaryDirectory() as tmp, PeakRss() as rss,
+    with (tempfile.TemporaryDirectory() as tmp, ProcessTree() as tree,
           Timeline() if timeline else nullcontext() as watch):
-        start, cpu = time.perf_counter(), cpu_seconds()
+        start = time.perf_counter()
         stats = generate(RunRequest.for_pairs(pages, Path(tmp) / "ds", pairs, 0, cfg,
                                               workers=workers), cfg,
                          watch.unit_done if watch else None)
-        wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+        wall = time.perf_counter() - start
+    by_kind = tree.cpu_by_kind()
+    cpu = sum(by_kind.values())
     timings = stats.get("timings_s", {})
     tried = stats.get("candidates", {}).get("tried", 0)
     row = {
@@ -149,10 +184,14 @@ def measure(name: str, pages: list[Page], pairs: int, workers: int, clip: str,
         "candidates": tried, "wall_s": round(wall, 1),
         "candidates_per_s": round(tried / wall, 2),
         "pairs_per_s": round(stats.get("candidates", {}).get("accepted", 0) / wall, 2),
-        # what 2 idle cores would give if the run kept both busy
+        # CPU of every process of the run; it moves less with other sessions' load than wall
+        # time, and says what 2 idle cores would give if the run kept both busy
         "cpu_ms_per_candidate": round(1000 * cpu / max(1, tried), 1),
+        "cpu_ms_per_candidate_by_process": {k: round(1000 * v / max(1, tried), 1)
+                                            for k, v in sorted(by_kind.items())},
+        "cores_busy": round(cpu / wall, 2),
         "candidates_per_s_2_cores_at_cpu_cost": round(2 * tried / cpu, 2),
-        "peak_rss_mb": round(rss.peak / 2**20),
+        "peak_rss_mb": round(tree.peak / 2**20),
         "stage_ms_per_candidate": {k: round(1000 * v / max(1, tried), 1)
                                    for k, v in sorted(timings.items())},
     }
