@@ -221,10 +221,12 @@ def fold_shape_resizes(model: onnx.ModelProto) -> onnx.ModelProto:
     probe.graph.output.extend(onnx.ValueInfoProto(name=n.output[0]) for n in resizes)
     session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
     spec = session.get_inputs()[0]
-    side = [d if isinstance(d, int) else DEFAULT_INPUT_SIDE for d in spec.shape[2:4]]
+    dims = [d if isinstance(d, int) else default
+            for d, default in zip(spec.shape[1:], (3, DEFAULT_INPUT_SIDE, DEFAULT_INPUT_SIDE),
+                                  strict=False)]
     rng = np.random.default_rng(0)
     runs = [session.run([n.output[0] for n in resizes],
-                        {spec.name: rng.standard_normal((batch, 3, *side), np.float32)})
+                        {spec.name: rng.standard_normal((batch, *dims), np.float32)})
             for batch in (1, 2)]
     constant = {n.output[0]: value for n, value, again in zip(resizes, *runs, strict=True)
                 if value.shape == again.shape and np.array_equal(value, again)}
