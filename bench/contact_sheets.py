@@ -79,8 +79,8 @@ def from_row(row: dict) -> Sample:
     visibility = mutation.get("visibility") or {}
     head = (f"{visibility.get('measure', '')} {visibility.get('value', '')} · "
             f"magnitude {mutation['magnitude']:g} · {mutation.get('mechanism', '')}")
-    if mutation.get("old_class"):
-        head += f" {mutation['old_class']} → {mutation['new_class']}"
+    if mutation.get("new_class"):  # a class swap, or (no old class) a class added
+        head += f" {mutation['old_class'] or '+'} → {mutation['new_class']}"
     box = (row["target_bbox_x"], row["target_bbox_y"], row["target_bbox_w"], row["target_bbox_h"])
     return Sample(row["id"], row["operator"], row["difficulty"], head, row["ground_truth_diff"],
                   box, float(visibility.get("value", "nan")),

@@ -176,6 +176,11 @@ def main() -> None:
         "pages_loaded": stats["pages"].get("total", 0),
         "pages_per_s": round(stats["pages"].get("total", 0) / wall, 3),
         "candidates_per_exported_pair": round(candidates / max(1, visual), 2),
+        # changes whose layout, read before drawing, showed their rejection: applied, not drawn
+        "foreseen_per_exported_pair": round(
+            sum(stats["candidates"].get("foreseen", {}).values()) / max(1, visual), 2),
+        "probe_ms_per_foreseen_or_tried": round(1000 * stats["timings_s"].get("probe", 0) / max(
+            1, candidates + sum(stats["candidates"].get("foreseen", {}).values())), 1),
         "accepted_unused_per_exported_pair": round((accepted - visual) / max(1, visual), 2),
         "embeddings_per_exported_row": round(embedded / max(1, len(table)), 2),
         "every_url_once": len(urls) == len(set(urls)),

@@ -57,6 +57,17 @@ class Page:
 
 
 @dataclass(frozen=True)
+class LayoutProbe:
+    """The layout a change gives, read before any frame is drawn: how far (px) the edges of
+    the other listed elements moved at most, and of the element's own box and of its lines of
+    text (inf: it now has another number of lines)."""
+
+    others_shift: float
+    box_shift: float
+    text_shift: float
+
+
+@dataclass(frozen=True)
 class Element:
     """One visible element of a loaded page, as enumerated in the browser."""
 
@@ -113,8 +124,8 @@ class Mutation:
     css_value: str = ""  # what is written to the page, when not `new_value` itself
     magnitude_range: tuple[float, float] | None = None  # the range the magnitude was drawn from
     visibility: tuple[str, float] | None = None  # (measure, value) once measured
-    old_class: str = ""  # a class swap: the utility class replaced,
-    new_class: str = ""  # the class of its scale put in its place,
+    old_class: str | None = None  # a class swap: the utility class replaced (None: added),
+    new_class: str | None = None  # the class of its scale put in its place (or added),
     steps: int = 0  # and how many classes apart they are on the scale
     rule_selector: str = ""  # a rule edit: the selector of the rule changed,
     rule: int = -1  # and its handle in the loaded page

@@ -10,6 +10,7 @@ from spotdiff.generator.selection import ANY, Quota, SplitConfig
 from spotdiff.generator.waves import (
     FIRST_WAVE,
     GIVE_UP_AFTER,
+    GIVE_UP_DEALT,
     MIN_WAVE,
     TRIES_PER_PAIR,
     Outcome,
@@ -131,6 +132,19 @@ def test_a_cell_no_page_gives_is_given_up():
     assert hard in plan.need_now.exhausted
     assert sum(u.plan.cells[0] == hard for u in plan.units) >= GIVE_UP_AFTER
     assert plan.pages_left > 0  # the pages no cell needs are never loaded
+
+
+def test_pages_without_an_element_for_a_cell_say_less_than_pages_that_tried_it():
+    """Most pages have no element a rare cell applies to (a bordered box): six of them do not
+    give the cell up, as six pages that tried it would."""
+    quota = split_quota(per_cell=1)
+    plan = waves(quota, n_pages=400, no_diff=0)
+    rare = ("text", "hard")
+    run_waves(plan, lambda u: Outcome([c for c in u.plan.cells if c != rare][:1], "docs", 0,
+                                      {}), rounds=30)
+    dealt = sum(u.plan.cells[0] == rare for u in plan.units)
+    assert rare in plan.need_now.exhausted and "0 tried it" in plan.need_now.exhausted[rare]
+    assert GIVE_UP_AFTER < GIVE_UP_DEALT <= dealt
 
 
 def test_categories_at_the_cap_are_closed_and_their_known_pages_passed_over():

@@ -28,7 +28,8 @@ COLUMN_NOTES = {
     "ground_truth_diff": "the change in one English sentence",
     "mutation_dicts_json": "one JSON object per change: type, element, selector, xpath, "
     "property, direction, old_value, new_value, magnitude, magnitude_range, visibility "
-    "(measure, value), tier, bbox, ink_bbox, template",
+    "(measure, value), tier, bbox, ink_bbox, template, mechanism; a class swap's old_class "
+    "(null when the class was added), new_class and steps; a rule edit's rule_selector",
     "mutation_types": "the operators applied", "domain": "the page's domain category",
     "pixel_diff": "changed fraction of the frame", "target_diff": "changed fraction of the "
     "target box", "outside_diff": "changed fraction outside the target box",

@@ -29,7 +29,7 @@ def site_of(url: str) -> str:
 
 def mutation_dict(m: Mutation, description: str, box: Box, template: str) -> dict[str, Any]:
     made_by: dict[str, Any] = {"mechanism": mechanism_name(m.mechanism)}
-    if m.old_class:
+    if m.new_class is not None:  # a class swap; old_class None when the class was added
         made_by.update(old_class=m.old_class, new_class=m.new_class, steps=m.steps)
     if m.rule_selector:
         made_by["rule_selector"] = m.rule_selector

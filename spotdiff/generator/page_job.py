@@ -15,7 +15,14 @@ from spotdiff.crawler.classify import Classifier
 from spotdiff.generator.selection import ANY, Cell, PagePlan, matches
 from spotdiff.generator.stats import Stats
 from spotdiff.grounding.embedding import EmbeddingCache, ImageEmbedder, load_embedder
-from spotdiff.grounding.gate import Measures, Placed, verdict, wants_clip_distance
+from spotdiff.grounding.gate import (
+    Measures,
+    Placed,
+    Probed,
+    foreseen,
+    verdict,
+    wants_clip_distance,
+)
 from spotdiff.grounding.pixel_diff import diff_mask, pair_metrics
 from spotdiff.grounding.regions import change_regions
 from spotdiff.grounding.ssim import frame_ssim, ssim
@@ -45,6 +52,9 @@ from spotdiff.renderer.mechanisms import TABLE, mechanism_name
 from spotdiff.renderer.session import Applied, LoadedPage, PageSkipped, Renderer
 
 NO_DIFF_SENTENCE = "There is no visual difference between the two screenshots."
+# changes a cell may see foreseen as rejected by their layout, per candidate it may try, before
+# the page moves on to its next cell (a cell whose every element reflows is not drawn at all)
+PROBES_PER_TRY = 4
 
 
 @dataclass(frozen=True)
@@ -207,10 +217,20 @@ class PageJob:
             planned = plan_mutations(elements, operators, rng, context, (r.width, r.height),
                                      tiers, scales, mechanisms, rules, aim)
             in_cell = 0
+            probes_left = PROBES_PER_TRY * plan.tries_at(position)
             for group in group_mutations(planned, self.cfg.sampling.mutations_per_pair, stats):
                 if (held >= plan.pairs or tried >= plan.tries
-                        or in_cell >= plan.tries_at(position)):
+                        or in_cell >= plan.tries_at(position) or not probes_left):
                     break
+                # a split cell's tries are probed: most of its rejections are foreseeable and
+                # its pages are few; many pairs of anything from a page gain nothing by it
+                reason = await self._foresee(loaded, group, stats) if aim is not None else None
+                if reason is not None:
+                    probes_left -= 1
+                    stats.count("cells", *cell, "foreseen", reason)
+                    if aim is not None:
+                        aim.observe(self.catalogue[cell[0]], group, reason)
+                    continue
                 tried += 1
                 in_cell += 1
                 outcome = await self._try_on(unit.page, loaded, before, group, stats)
@@ -233,6 +253,26 @@ class PageJob:
             if held >= plan.pairs or tried >= plan.tries:
                 break
         return tried
+
+    async def _foresee(self, loaded: LoadedPage, group: list[Mutation],
+                       stats: Stats) -> str | None:
+        """The rejection the group's layout shows before anything is drawn (it moves other
+        content, or a layout-only change moves nothing); None: try it."""
+        if not all(TABLE.mechanisms[m.mechanism].in_place for m in group) or all(
+                self.catalogue[m.operator].layout == "unchanged" for m in group):
+            return None
+        probes = []
+        with stats.timed("probe"):
+            for m in group:
+                probe = await loaded.probe(m)
+                if probe is None:
+                    return None  # the try will say why it cannot be applied
+                probes.append(Probed(probe, self.catalogue[m.operator].layout == "only",
+                                     "paint" in m.element.flags))
+        reason = foreseen(probes)
+        if reason is not None:
+            stats.count("candidates", "foreseen", reason)
+        return reason
 
     @staticmethod
     def _counts(cells: Sequence[Cell], pair: Pair) -> bool:

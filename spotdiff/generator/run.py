@@ -188,6 +188,9 @@ def shortfalls(fill: dict[str, dict[str, list[int]]], stats: Stats, waves: Waves
                 top = ", ".join(f"{k} {v}" for k, v in rejected[:3]) or "none"
                 parts.append(f"{cell['tried']} tried, {cell.get('accepted', 0)} accepted, "
                              f"gate rejections: {top}")
+            if cell.get("foreseen"):
+                seen = ", ".join(f"{k} {v}" for k, v in sorted(cell["foreseen"].items()))
+                parts.append(f"not drawn, foreseen from their layout: {seen}")
             if cell.get("no_candidate"):
                 parts.append(f"{cell['no_candidate']} pages had no element it applies to")
             if (op, tier) in exhausted:

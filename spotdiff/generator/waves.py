@@ -26,7 +26,10 @@ MIN_SUCCESS = 0.25  # the lowest share of its pages a cell is expected to get a 
 PRIOR_PAGES = 2  # how many pages' worth the overall success rate weighs in a cell's estimate
 MAX_WAVE = 1.5  # a wave deals at most this many pages per pair still wanted, so that later
 # waves, knowing more, deal the rest
-GIVE_UP_AFTER = 6  # pages dealt to a cell without one giving it: no further page is dealt it
+GIVE_UP_AFTER = 6  # pages that tried a cell without one giving it: no further page is dealt it
+# pages dealt a cell in all, counting those with no element its operator applies to, without
+# one giving it (most pages have no bordered box, say: they say little about the pages that do)
+GIVE_UP_DEALT = 3 * GIVE_UP_AFTER
 TRIES_PER_PAIR = 16  # candidates the pages dealt a cell may try per pair it wants; past them
 # it is given up (the hardest cells cost most of a split's tries for few of its pairs)
 MAX_FIRST_TRIES = 6  # candidates a page tries at the cell it was dealt, for the hardest cells
@@ -158,12 +161,15 @@ class Waves:
         cap = self.quota.domain_cap()
         dealt: Counter[Cell] = Counter()
         gave: Counter[Cell] = Counter()
+        tried_it: Counter[Cell] = Counter()  # pages dealt the cell that tried its operator
         spent: Counter[Cell] = Counter()  # candidates tried on the pages dealt the cell
         for unit, outcome in finished:
             if unit.plan.cells:
                 primary = unit.plan.cells[0]
                 dealt[primary] += 1
                 gave[primary] += any(matches(primary, *c) for c in outcome.cells)
+                tried_it[primary] += any(n for (op, _), (n, _) in outcome.tried.items()
+                                         if op == primary[0])
                 spent[primary] += sum(n for n, _ in outcome.tried.values())
         pages_dealt = sum(dealt.values())
         overall = sum(gave.values()) / pages_dealt if pages_dealt else 1.0
@@ -171,8 +177,10 @@ class Waves:
         # failed says little)
         success = {c: max(MIN_SUCCESS, (gave[c] + PRIOR_PAGES * overall) /
                           (dealt[c] + PRIOR_PAGES)) for c in self.quota.cells}
-        exhausted = {c: f"given up: none of {GIVE_UP_AFTER}+ pages dealt it gave it"
-                     for c in self.quota.cells if dealt[c] >= GIVE_UP_AFTER and not gave[c]}
+        exhausted = {c: f"given up: none of the {dealt[c]} pages dealt it gave it "
+                        f"({tried_it[c]} tried it)"
+                     for c in self.quota.cells if not gave[c] and (
+                         tried_it[c] >= GIVE_UP_AFTER or dealt[c] >= GIVE_UP_DEALT)}
         for c, wanted in self.quota.cells.items():
             if c not in exhausted and spent[c] >= TRIES_PER_PAIR * wanted:
                 exhausted[c] = (f"given up: the pages dealt it tried {spent[c]} candidates, "

@@ -7,10 +7,14 @@ so far and checks them in that order, so the first failing check names the reaso
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from spotdiff.config import GateConfig
-from spotdiff.records import Box, boxes_overlap
+from spotdiff.records import Box, LayoutProbe, boxes_overlap
+
+MOVED_PX = 0.01  # another element moved: its antialiased edges repaint even below a pixel
+DRAWN_PX = 0.01  # the element's box or text moved at least this far: its pixels may change
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,29 @@ def _embedding(m: Measures, cfg: GateConfig) -> str | None:
     if (cfg.clip_distance and m.clip_distance is not None
             and not cfg.clip_distance[0] <= m.clip_distance <= cfg.clip_distance[1]):
         return "clip_distance"
+    return None
+
+
+@dataclass(frozen=True)
+class Probed:
+    """One mutation's layout probe, with what decides whether its change can show."""
+
+    layout: LayoutProbe
+    layout_only: bool  # the operator's change shows only through layout (line height, padding)
+    painted: bool  # the element paints its box (a background, border or shadow)
+
+    @property
+    def moves_nothing_drawn(self) -> bool:
+        return self.layout.text_shift < DRAWN_PX and (
+            not self.painted or self.layout.box_shift < DRAWN_PX)
+
+
+def foreseen(probes: Sequence[Probed]) -> str | None:
+    """The rejection a try's layout already shows before it is drawn; None: draw it."""
+    if any(p.layout.others_shift > MOVED_PX for p in probes):
+        return "contaminated"  # content outside the target moves
+    if any(p.layout_only and p.moves_nothing_drawn for p in probes):
+        return "no_effect"
     return None
 
 

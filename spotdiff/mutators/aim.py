@@ -80,8 +80,8 @@ class Aim:
         if reason == REVERSED_FROM and not same:
             self.last, self.scale, self.reverse = m, 1.0, True
             return
-        if reason not in AIMED_FROM or m.visibility is None:
-            return
+        if reason not in AIMED_FROM or (m.visibility is None and reason != "no_effect"):
+            return  # (a no_effect foreseen from its layout was never measured)
         scale = STEP if reason == "no_effect" else factor(spec, self.tier, m.visibility[1])
         if scale is not None:
             self.last, self.scale, self.reverse = m, scale, False

@@ -154,6 +154,12 @@ class OperatorSpec(Strict):
         "viewport (structural and keyword changes).")
     spread: float = Field(0.0, ge=0, description="px per unit of magnitude the change paints "
                           "outside the element's box (a shadow); the gate's box grows by it.")
+    layout: Literal["unchanged", "changed", "only"] = Field(
+        "changed", description="How the change shows in the page's layout. `unchanged`: "
+        "nothing moves (colour, opacity, transforms); `changed`: boxes can move (font size), so "
+        "a split cell's try has its layout read before it is drawn, and one that moves other "
+        "content is not drawn; `only`: it shows through layout alone (line height, padding, "
+        "alignment), so one that moves nothing drawn has no effect either.")
     tiers: dict[Tier, tuple[float, float]]
     tier_areas: dict[Tier, tuple[float, float]] | None = Field(
         None, description="The element's share of the viewport (%) each tier admits, for "

@@ -1,9 +1,12 @@
 """The class-swap twin of a value operator: the element's utility class swapped for another class
-of its scale, measured in the operator's own terms (px, weight steps, ΔE2000, keywords) so the
-twin shares the inline change's tiers, gate and sentence.
+of its scale, or a class of a scale added, measured in the operator's own terms (px, weight
+steps, ΔE2000, keywords) so the twin shares the inline change's tiers, gate and sentence.
 
-A class is an option only when it decides the element's value: what its rule gives must be what
-the element shows now (a class overridden by a more specific rule would change nothing).
+The element's step on a scale is the class of it that decides its value (what the class's rule
+gives must be what the element shows now: a class overridden by a more specific rule would
+change nothing); on an element carrying no class of the scale, the member whose value it shows
+(opacity 1 is `opacity-100`, weight 400 `fw-normal`), and a class of the scale is added to it,
+the way sites mark a card `opacity-50` or a box `p-3`.
 """
 
 from __future__ import annotations
@@ -36,17 +39,18 @@ Reading = float | int | RGB | str  # a value in the rule's terms: px or number, 
 
 @dataclass(frozen=True)
 class SwapOption:
-    """A class on the element that decides the operator's property, and the scale it is on."""
+    """A scale of the operator's property and the element's step on it."""
 
-    old_class: str
+    old_class: str | None  # the class of the scale the element carries; None: it carries none
     scale: Scale
     property: str
+    start: int  # the member whose value the element shows
 
 
 @dataclass(frozen=True)
 class Swap:
     change: Change
-    old_class: str
+    old_class: str | None  # None: `new_class` is added
     new_class: str
     steps: int  # classes moved along the scale
 
@@ -174,37 +178,45 @@ def _em(rule: NumericValue, element: Element) -> float:
 
 def options(spec: OperatorSpec, element: Element, scales: Scales,
             viewport: Viewport = Viewport()) -> list[SwapOption]:  # noqa: B008 - frozen default
-    """The element's classes on a scale of the operator's property that decide its value now."""
+    """The scales of the operator's property the element is on: through a class it carries that
+    decides its value now, or, carrying none of the scale, through the member whose value it
+    shows (the first, when several give it). An element on a scale through its own class is
+    changed by swapping it; a class is added only to one that carries none that decides."""
     rule = spec.class_swap
     if rule is None:
         return []
     allowed = set(rule.properties) | set(rule.companions)
     now = _current(spec, element)
     found = []
-    for cls in element.classes:
-        for scale in scales.of(cls):
-            prop = next((p for p in rule.properties if p in scale.properties), None)
-            if prop is None or not set(scale.properties) <= allowed:
-                continue
-            member = scale.members[scale.index(cls)]
-            if same(spec, read(spec, element, member.value(prop), viewport), now):
-                found.append(SwapOption(cls, scale, prop))
-    return found
+    seen: set[int] = set()
+    for scale in (s for p in rule.properties for s in scales.setting(p)):
+        prop = next(p for p in rule.properties if p in scale.properties)
+        if id(scale) in seen or not set(scale.properties) <= allowed:
+            continue
+        seen.add(id(scale))
+        names = [u.name for u in scale.members]
+        carried = [c for c in element.classes if c in names]
+        steps = [names.index(c) for c in carried] or range(len(names))
+        start = next((i for i in steps if same(
+            spec, read(spec, element, scale.members[i].value(prop), viewport), now)), None)
+        if start is not None:
+            found.append(SwapOption(names[start] if carried else None, scale, prop, start))
+    swapped = [o for o in found if o.old_class is not None]
+    return swapped or found
 
 
 def swaps(spec: OperatorSpec, element: Element, option: SwapOption,
           viewport: Viewport = Viewport()) -> list[Swap]:  # noqa: B008 - frozen default
     """Every other class of the option's scale, as the change it would make."""
     old = _current(spec, element)
-    start = option.scale.index(option.old_class)
     out = []
     for i, member in enumerate(option.scale.members):
-        if member.name == option.old_class or old is None:
+        if i == option.start or old is None:
             continue
         new = read(spec, element, member.value(option.property), viewport)
         change = None if new is None else _change(spec, element, old, new)
         if change is not None:
-            out.append(Swap(change, option.old_class, member.name, abs(i - start)))
+            out.append(Swap(change, option.old_class, member.name, abs(i - option.start)))
     return out
 
 

@@ -66,7 +66,8 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
 
     Operators take turns so a page's budget is spread across them; each element is tried at
     most once per operator, in a tier its size admits. An operator with a `class_swap` rule also
-    has the class-swap twin, on elements whose utility classes (from `scales`) set its property.
+    has the class-swap twin, on elements on a utility scale (from `scales`) of its property:
+    through a class they carry (swapped), or showing a member's value (that member added).
     A `style` operator written as the plain value also has the rule-edit twin, on elements that
     a stylesheet rule of `rules` matching them alone declares its property for.
     `mechanisms` gives named mechanisms (ground-truth names: `class_swap`, `inline`, …) their
@@ -101,7 +102,11 @@ def plan(elements: Sequence[Element], catalogue: dict[str, OperatorSpec],
                     found = class_swap.options(spec, e, scales, view)
                     if found:
                         swap_options[(name, e.index)] = found
-            pools[CLASS_SWAP][name] = [e for e in order if (name, e.index) in swap_options]
+            # elements carrying a class of the scale are drawn (popped) before the ones a class
+            # would be added to: they are the scarcer, and a swap is the commoner site change
+            pools[CLASS_SWAP][name] = sorted(
+                (e for e in order if (name, e.index) in swap_options),
+                key=lambda e: swap_options[(name, e.index)][0].old_class is not None)
         if (spec.mechanism == "style" and spec.format == "{value}"
                 and group(RULE_EDIT) != OTHER):
             for e in order:
@@ -174,8 +179,8 @@ def _mutation(spec: OperatorSpec, mechanism: str, element: Element, change: Chan
         direction=spec.directions.get(change.direction, change.direction),
         magnitude=magnitude, tier=tier,
         css_value="" if swap else spec.format.format(value=change.new, old=change.old),
-        old_class=swap.old_class if swap else "",
-        new_class=swap.new_class if swap else "",
+        old_class=swap.old_class if swap else None,
+        new_class=swap.new_class if swap else None,
         steps=swap.steps if swap else 0,
         rule_selector=rule.rule_selector if rule else "",
         rule=rule.rule if rule else -1,

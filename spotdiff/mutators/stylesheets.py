@@ -428,12 +428,19 @@ class Scales:
     def __init__(self, scales: Iterable[Scale] = ()) -> None:
         self.scales = tuple(scales)
         self._by_class: dict[str, list[Scale]] = defaultdict(list)
+        self._by_property: dict[str, list[Scale]] = defaultdict(list)
         for scale in self.scales:
             for member in scale.members:
                 self._by_class[member.name].append(scale)
+            for prop in scale.properties:
+                self._by_property[prop].append(scale)
 
     def of(self, name: str) -> list[Scale]:
         return self._by_class.get(name, [])
+
+    def setting(self, prop: str) -> list[Scale]:
+        """The scales whose classes set `prop`."""
+        return self._by_property.get(prop, [])
 
 
 def discover(sheets: Sequence[SheetText], viewport: Viewport = Viewport(),  # noqa: B008

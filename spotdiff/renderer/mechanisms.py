@@ -23,6 +23,11 @@ class MechanismSpec(BaseModel):
     values: tuple[str, ...]
     twin_of: str | None = None
 
+    @property
+    def in_place(self) -> bool:
+        """It changes the element where it stands: its layout can be read before a frame."""
+        return self.region == "element" and not self.reloads
+
 
 class MechanismTable(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

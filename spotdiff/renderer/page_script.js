@@ -37,6 +37,8 @@
     "clippath", "mask", "symbol", "title", "desc", "iframe"]);
 
   const undo = [];
+  // the elements the last collect() listed, and their boxes as the first probe found them
+  let listed = [], listedRects = null;
 
   function uniqueSelector(el) {
     const parts = [];
@@ -261,6 +263,7 @@
     ancestorText = new Map(); ancestorHeadings = new Map();
     const vw = window.innerWidth, vh = window.innerHeight;
     const out = [];
+    listed = []; listedRects = null;
     for (const el of document.body ? document.body.querySelectorAll("*") : []) {
       if (out.length >= opts.maxElements) break;
       const tag = el.localName;
@@ -285,6 +288,7 @@
       }
       // own text that is only punctuation ('»', '|') names nothing: use the element's label
       const shown = text && text.length <= 120 && /[\p{L}\p{N}]/u.test(text) ? text : label(el);
+      listed.push(el);
       out.push({
         index: out.length, selector: uniqueSelector(el), xpath: xpath(el), tag, kind,
         text: shown, landmark,
@@ -346,9 +350,16 @@
       return el.getAttribute(m.property);
     },
     class_swap(el, m) {
+      // no old class: the new one is added; the undo restores the attribute as it was
       const before = el.getAttribute("class");
-      if (!el.classList.replace(m.oldClass, m.newClass)) throw new Error("class not on element");
-      undo.push(() => el.setAttribute("class", before));
+      if (m.oldClass === null) {
+        if (el.classList.contains(m.newClass)) throw new Error("class already on element");
+        el.classList.add(m.newClass);
+      } else if (!el.classList.replace(m.oldClass, m.newClass)) {
+        throw new Error("class not on element");
+      }
+      undo.push(() => (before === null ? el.removeAttribute("class")
+        : el.setAttribute("class", before)));
       return getComputedStyle(el).getPropertyValue(m.read);
     },
     rule_edit(el, m) {
@@ -402,6 +413,67 @@
     // a moved or removed element may no longer resolve by its path; its parent must still be in place
     const resolves = byParent ? region.isConnected : now === el;
     return { computed, before, after: rect(region), resolves };
+  }
+
+  // The block box whose lines an element's inline content is laid out in.
+  function blockOf(el) {
+    let node = el.parentElement;
+    while (node && node !== document.body && getComputedStyle(node).display.startsWith("inline")) {
+      node = node.parentElement;
+    }
+    return node;
+  }
+
+  // Layout after a change, read at once (no frame is drawn): how far the edges of the listed
+  // elements that neither hold nor are held by the target moved at most, and how far the
+  // target's own box and its lines of text did (-1: it now has another number of lines). The
+  // change is undone before returning.
+  function probe(m) {
+    if (m.revertFirst) revert();
+    const el = document.querySelector(m.selector);
+    if (!el) return { error: "selector_missing" };
+    // between tries the page shows its first frame: its boxes are read once
+    if (!listedRects) listedRects = listed.map((o) => o.getBoundingClientRect());
+    const others = [], othersBefore = [];
+    listed.forEach((o, i) => {
+      if (o !== el && !o.contains(el) && !el.contains(o)) { others.push(o); othersBefore.push(listedRects[i]); }
+    });
+    const shift = (a, b) => Math.max(Math.abs(a.left - b.left), Math.abs(a.top - b.top),
+      Math.abs(a.right - b.right), Math.abs(a.bottom - b.bottom));
+    const vw = window.innerWidth, vh = window.innerHeight;
+    const shown = (r) => r.right > 0 && r.bottom > 0 && r.left < vw && r.top < vh;
+    const most = (after, before) => after.reduce((m, r, i) => (
+      shown(r) || shown(before[i]) ? Math.max(m, shift(r, before[i])) : m), 0);
+    // and the text around it in its block: an inline element's larger text moves its line
+    const block = blockOf(el), around = [];
+    if (block) {
+      const walk = document.createTreeWalker(block, NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n && around.length < 200; n = walk.nextNode()) {
+        if (!el.contains(n) && n.textContent.trim()) around.push(n);
+      }
+    }
+    const rectsOf = (node) => {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      return Array.from(range.getClientRects());
+    };
+    const aroundRects = () => around.flatMap(rectsOf);
+    othersBefore.push(...aroundRects());
+    const boxBefore = el.getBoundingClientRect(), linesBefore = rectsOf(el);
+    try {
+      MECHANISMS[m.mechanism](el, m);
+    } catch (e) {
+      revert();
+      return { error: "apply_failed: " + e.message };
+    }
+    const othersAfter = others.map((o) => o.getBoundingClientRect()).concat(aroundRects());
+    const othersShift = othersAfter.length !== othersBefore.length ? vh
+      : most(othersAfter, othersBefore);
+    const boxShift = shift(el.getBoundingClientRect(), boxBefore), linesAfter = rectsOf(el);
+    revert();
+    const textShift = linesAfter.length !== linesBefore.length ? -1
+      : most(linesAfter, linesBefore);
+    return { othersShift, boxShift, textShift };
   }
 
   // No frame wait here: the next apply (which may carry the revert itself) waits for its frames,
@@ -469,5 +541,5 @@
   const wrong = [...unlike(Object.keys(table.mechanisms), MECHANISMS, "mechanism"),
     ...unlike(table.flags, FLAGS, "flag")];
   if (wrong.length) throw new Error("page_script.js: " + wrong.join("; "));
-  window.__spotdiff = { collect, apply, revert, sheets, ruleTargets };
+  window.__spotdiff = { collect, apply, probe, revert, sheets, ruleTargets };
 })

@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import re
 import time
 from collections import Counter
@@ -36,7 +37,16 @@ from playwright.async_api import Page as PwPage
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from spotdiff.config import BrowserConfig, CandidateConfig, RenderConfig
-from spotdiff.records import Box, Element, Mutation, Page, RuleTarget, SheetText, Shot
+from spotdiff.records import (
+    Box,
+    Element,
+    LayoutProbe,
+    Mutation,
+    Page,
+    RuleTarget,
+    SheetText,
+    Shot,
+)
 from spotdiff.renderer.browser import BrowserChoice, launch_options
 from spotdiff.renderer.mechanisms import RELOADING_MECHANISMS, script_table
 
@@ -339,17 +349,35 @@ class LoadedPage:
         """Make `mutation`'s change on the page and wait two frames; `read`: the computed
         property a class swap or rule edit is checked by (default: the mutation's property)."""
         self._reloading_applied |= mutation.mechanism in RELOADING_MECHANISMS
-        found = await self._call(self.pw_page.evaluate("m => window.__spotdiff.apply(m)", {
-            "selector": mutation.element.selector, "mechanism": mutation.mechanism,
-            "property": mutation.property, "value": mutation.css_value or mutation.new_value,
-            "read": read or mutation.property, "oldClass": mutation.old_class,
-            "newClass": mutation.new_class, "rule": mutation.rule,
-            "revertFirst": self._revert_pending}))
-        self._revert_pending = False
+        found = await self._call(self.pw_page.evaluate("m => window.__spotdiff.apply(m)",
+                                                       self._payload(mutation, read)))
         if found.get("error"):
             return Applied(error=found["error"])
         return Applied(before=tuple(found["before"]), after=tuple(found["after"]),
                        resolves=found["resolves"], computed=found["computed"])
+
+    async def probe(self, mutation: Mutation) -> LayoutProbe | None:
+        """The layout `mutation` would give, read without drawing a frame and undone at once;
+        None when it cannot be applied (the try itself will say why). Only for mechanisms
+        that change the element in place (`region: element`, no reload)."""
+        found = await self._call(self.pw_page.evaluate("m => window.__spotdiff.probe(m)",
+                                                       self._payload(mutation)))
+        if found.get("error"):
+            return None
+        text = found["textShift"]
+        return LayoutProbe(others_shift=found["othersShift"], box_shift=found["boxShift"],
+                           text_shift=math.inf if text < 0 else text)
+
+    def _payload(self, mutation: Mutation, read: str | None = None) -> dict[str, object]:
+        """The page script's view of a mutation; it carries the pending revert."""
+        payload = {
+            "selector": mutation.element.selector, "mechanism": mutation.mechanism,
+            "property": mutation.property, "value": mutation.css_value or mutation.new_value,
+            "read": read or mutation.property, "oldClass": mutation.old_class,
+            "newClass": mutation.new_class, "rule": mutation.rule,
+            "revertFirst": self._revert_pending}
+        self._revert_pending = False
+        return payload
 
     async def revert(self, first_frame: Shot | None = None) -> bool:
         """Undo every applied mutation; returns whether the page shows `first_frame` again.
