@@ -1,8 +1,11 @@
-"""The offline encoder in float32 against int8 (`clip.quantize`): time per image and how well the
-int8 distances agree with the float32 ones, on pairs generated from development-corpus pages.
+"""The offline encoder in float32 against int8 (`clip.quantize`): time (wall and CPU) per image
+and how well the int8 distances agree with the float32 ones, on pairs generated from
+development-corpus pages; `--against MODEL.onnx` also compares the int8 distances with another
+encoder file's (an earlier cut, say).
 
     python bench/encoder.py                     # 200 pairs from 24 pages
     python bench/encoder.py --dataset out/ds    # the pairs of an existing dataset
+    python bench/encoder.py --dataset out/ds --against ~/.cache/spotdiff/models/OLD-int8.onnx
 """
 
 from __future__ import annotations
@@ -29,13 +32,21 @@ from spotdiff.grounding.embedding import EmbeddingCache, OnnxEmbedder  # noqa: E
 from spotdiff.renderer.session import decode_png  # noqa: E402
 
 
-def distances(pairs: list, quantize: bool, threads: int) -> tuple[list[float], float, str]:
-    embedder = OnnxEmbedder(ClipConfig(backend="onnx", quantize=quantize, threads=threads))
+def distances(pairs: list, cfg: ClipConfig) -> tuple[list[float], float, float, str]:
+    """The pairs' distances, wall and CPU seconds per image embedded, the encoder's label."""
+    embedder = OnnxEmbedder(cfg)
     embedder.embed([pairs[0][0]])  # the session's first run is slower
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     cache = EmbeddingCache(embedder)
     found = cache.distances(pairs)
-    return found, (time.perf_counter() - start) / max(1, cache.embedded), embedder.label
+    n = max(1, cache.embedded)
+    return (found, (time.perf_counter() - start) / n, (time.process_time() - cpu) / n,
+            embedder.label)
+
+
+def agreement(a: list[float], b: list[float]) -> dict[str, float]:
+    return {"pearson": round(float(np.corrcoef(a, b)[0, 1]), 4),
+            "max_abs_difference": round(float(np.max(np.abs(np.subtract(a, b)))), 4)}
 
 
 def main() -> None:
@@ -44,6 +55,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--pages", type=int, default=24)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--against", type=Path, help="another int8 ONNX encoder to compare with")
     args = parser.parse_args()
     with ExitStack() as stack:
         dataset = args.dataset
@@ -57,15 +69,27 @@ def main() -> None:
                              columns=["task_type", "image_before", "image_after"]).to_pylist()
     pairs = [(decode_png(r["image_before"]["bytes"]), decode_png(r["image_after"]["bytes"]))
              for r in rows if r["task_type"] == "visual_diff"][:args.pairs]
-    full, full_s, full_name = distances(pairs, False, args.threads)
-    int8, int8_s, int8_name = distances(pairs, True, args.threads)
-    print(json.dumps({
+    full, full_s, full_cpu, full_name = distances(
+        pairs, ClipConfig(backend="onnx", quantize=False, threads=args.threads))
+    int8, int8_s, int8_cpu, int8_name = distances(
+        pairs, ClipConfig(backend="onnx", quantize=True, threads=args.threads))
+    report = {
         "pairs": len(pairs), "threads": args.threads,
         "ms_per_image": {full_name: round(1000 * full_s), int8_name: round(1000 * int8_s)},
+        "cpu_ms_per_image": {full_name: round(1000 * full_cpu, 1),
+                             int8_name: round(1000 * int8_cpu, 1)},
         "speedup": round(full_s / int8_s, 2),
-        "pearson": round(float(np.corrcoef(full, int8)[0, 1]), 4),
-        "max_abs_difference": round(float(np.max(np.abs(np.subtract(full, int8)))), 4),
-    }, indent=1))
+        **agreement(full, int8),
+    }
+    if args.against:
+        # an int8 file runs image by image, as the quantised default does
+        other, other_s, other_cpu, _ = distances(pairs, ClipConfig(
+            backend="onnx", onnx_path=str(args.against), quantize=False, batch_size=1,
+            threads=args.threads))
+        report["against"] = {"model": str(args.against), "ms_per_image": round(1000 * other_s),
+                             "cpu_ms_per_image": round(1000 * other_cpu, 1),
+                             **agreement(other, int8)}
+    print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

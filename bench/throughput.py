@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import tempfile
 import threading
 import time
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, nullcontext, suppress
 from pathlib import Path
 
 import psutil
@@ -31,25 +30,118 @@ from spotdiff.generator.run import RunRequest, generate  # noqa: E402
 from spotdiff.records import Page  # noqa: E402
 
 
-class PeakRss:
-    """Peak resident memory of this process and all its descendants (browsers included)."""
+def process_kind(proc: psutil.Process, main: int) -> str:
+    """What a process of the run is: the main process, a pool worker, Playwright's driver, or
+    which of Chromium's processes."""
+    if proc.pid == main:
+        return "main"
+    cmd = " ".join(proc.cmdline())
+    if "chromium" in cmd or "chrome" in proc.name():
+        kind = next((k for k in ("renderer", "gpu-process", "utility")
+                     if f"--type={k}" in cmd), "browser")
+        return f"chromium {kind}"
+    if "spawn_main" in cmd:
+        return "worker"
+    return "driver" if "run-driver" in cmd else "other"
 
-    def __init__(self, interval: float = 0.2) -> None:
+
+class ProcessTree:
+    """Peak resident memory and CPU time of this process and all its descendants, sampled
+    every `interval` s. resource.getrusage(RUSAGE_CHILDREN) cannot give the CPU: Chromium's
+    renderer and GPU processes are never waited for up the tree, so their time (a third of the
+    run's) never reaches it. A process's last `interval` before it exits is missed."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
         self.peak = 0
+        self._cpu: dict[int, tuple[str, float, float]] = {}  # pid -> kind, first, last seen
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, args=(interval,), daemon=True)
+        self._thread = threading.Thread(target=self._watch, daemon=True)
 
-    def _watch(self, interval: float) -> None:
+    def _sample(self, first: bool = False) -> None:
         me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for proc in [me, *me.children(recursive=True)]:
-                with suppress(psutil.Error):
-                    total += proc.memory_info().rss
-            self.peak = max(self.peak, total)
-            time.sleep(interval)
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            with suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += proc.memory_info().rss
+                cpu = times.user + times.system
+                if proc.pid in self._cpu:
+                    kind, start, _ = self._cpu[proc.pid]
+                    self._cpu[proc.pid] = (kind, start, cpu)
+                else:  # a process started during the run counts from 0
+                    self._cpu[proc.pid] = (process_kind(proc, me.pid), cpu if first else 0.0,
+                                           cpu)
+        self.peak = max(self.peak, total)
 
-    def __enter__(self) -> PeakRss:
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def cpu_by_kind(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for kind, start, last in self._cpu.values():
+            out[kind] = out.get(kind, 0.0) + last - start
+        return out
+
+    def __enter__(self) -> ProcessTree:
+        self._sample(first=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+class Timeline:
+    """Cores busy over time, per process group: the main process, and each worker process with
+    its descendants (Playwright's driver, the browser), sampled every `interval` s; and when
+    units finished."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self.done: list[float] = []
+        self._start = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._seen: dict[int, float] = {}  # pid -> cpu seconds at the last sample
+        self._names: dict[int, str] = {}  # worker pid -> its column
+
+    def _groups(self) -> dict[str, float]:
+        me = psutil.Process()
+        groups: dict[str, float] = {}
+        with suppress(psutil.Error):
+            groups["main"] = self._delta(me)
+        for child in me.children():
+            with suppress(psutil.Error):
+                # pool workers in the order they started; multiprocessing's resource tracker
+                # and the like are "other"
+                worker = "spawn_main" in " ".join(child.cmdline())
+                name = (self._names.setdefault(child.pid, f"w{len(self._names)}") if worker
+                        else "other")
+                tree = [child, *child.children(recursive=True)]
+                groups[name] = groups.get(name, 0.0) + sum(self._delta(p) for p in tree)
+        return groups
+
+    def _delta(self, proc: psutil.Process) -> float:
+        times = proc.cpu_times()
+        total = times.user + times.system
+        last = self._seen.get(proc.pid, 0.0)
+        self._seen[proc.pid] = total
+        return total - last
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.samples.append((time.perf_counter() - self._start, self._groups()))
+
+    def unit_done(self, units: int, pairs: int) -> None:
+        self.done.extend([time.perf_counter() - self._start] * units)
+
+    def __enter__(self) -> Timeline:
+        self._groups()  # what ran before the run is not its
         self._thread.start()
         return self
 
@@ -57,24 +149,34 @@ class PeakRss:
         self._stop.set()
         self._thread.join()
 
-
-def cpu_seconds() -> float:
-    """CPU time of this process and of every descendant that has exited (workers, their
-    drivers and browsers): unlike wall time, it hardly moves with other sessions' load."""
-    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
-                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+    def table(self) -> str:
+        """One line per sample: the cores each group kept busy, then units finished by then."""
+        names = sorted({k for _, g in self.samples for k in g})
+        lines = ["t_s  " + " ".join(f"{n:>5}" for n in names) + "  cores  units"]
+        last = 0.0
+        for t, groups in self.samples:
+            cores = {n: groups.get(n, 0.0) / (t - last) for n in names}
+            units = sum(d <= t for d in self.done)
+            lines.append(f"{t:4.0f} " + " ".join(f"{cores[n]:5.2f}" for n in names)
+                         + f"  {sum(cores.values()):5.2f}  {units:5d}")
+            last = t
+        return "\n".join(lines)
 
 
 def measure(name: str, pages: list[Page], pairs: int, workers: int, clip: str,
-            naive: bool = False) -> dict:
+            naive: bool = False, timeline: bool = False) -> dict:
     cfg = load_config()
     cfg.sampling.reload_per_try = naive
     cfg.clip.backend = clip
-    with tempfile.TemporaryDirectory() as tmp, PeakRss() as rss:
-        start, cpu = time.perf_counter(), cpu_seconds()
+    with (tempfile.TemporaryDirectory() as tmp, ProcessTree() as tree,
+          Timeline() if timeline else nullcontext() as watch):
+        start = time.perf_counter()
         stats = generate(RunRequest.for_pairs(pages, Path(tmp) / "ds", pairs, 0, cfg,
-                                              workers=workers), cfg)
-        wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+                                              workers=workers), cfg,
+                         watch.unit_done if watch else None)
+        wall = time.perf_counter() - start
+    by_kind = tree.cpu_by_kind()
+    cpu = sum(by_kind.values())
     timings = stats.get("timings_s", {})
     tried = stats.get("candidates", {}).get("tried", 0)
     row = {
@@ -82,14 +184,20 @@ def measure(name: str, pages: list[Page], pairs: int, workers: int, clip: str,
         "candidates": tried, "wall_s": round(wall, 1),
         "candidates_per_s": round(tried / wall, 2),
         "pairs_per_s": round(stats.get("candidates", {}).get("accepted", 0) / wall, 2),
-        # what 2 idle cores would give if the run kept both busy
+        # CPU of every process of the run; it moves less with other sessions' load than wall
+        # time, and says what 2 idle cores would give if the run kept both busy
         "cpu_ms_per_candidate": round(1000 * cpu / max(1, tried), 1),
+        "cpu_ms_per_candidate_by_process": {k: round(1000 * v / max(1, tried), 1)
+                                            for k, v in sorted(by_kind.items())},
+        "cores_busy": round(cpu / wall, 2),
         "candidates_per_s_2_cores_at_cpu_cost": round(2 * tried / cpu, 2),
-        "peak_rss_mb": round(rss.peak / 2**20),
+        "peak_rss_mb": round(tree.peak / 2**20),
         "stage_ms_per_candidate": {k: round(1000 * v / max(1, tried), 1)
                                    for k, v in sorted(timings.items())},
     }
     print(json.dumps(row), flush=True)
+    if watch:
+        print(watch.table(), flush=True)
     return row
 
 
@@ -101,23 +209,31 @@ def main() -> None:
                         help="a larger run with 2 workers to show memory stays flat; 0 skips")
     parser.add_argument("--clip", default="none", help="clip.backend: none, onnx, auto")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print the cores each process kept busy, second by second")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="the load-once runs to make, by worker count")
+    parser.add_argument("--no-reload", action="store_true", help="skip the reload-per-try run")
     args = parser.parse_args()
     with ExitStack() as stack:
         pages = corpus_pages(stack, args.pages)
-        rows = [
-            measure("load once", pages, args.pairs, workers=1, clip=args.clip),
-            measure("load once", pages, args.pairs, workers=2, clip=args.clip),
-            measure("reload per try", pages[: max(2, args.pages // 4)], args.pairs // 4,
-                    workers=2, clip=args.clip, naive=True),
-        ]
+        rows = [measure("load once", pages, args.pairs, workers=n, clip=args.clip,
+                        timeline=args.timeline) for n in args.workers]
+        if not args.no_reload:
+            rows.append(measure("reload per try", pages[: max(2, args.pages // 4)],
+                                args.pairs // 4, workers=2, clip=args.clip, naive=True))
         if args.rss_pairs:
             many = corpus_pages(stack, 250)
             rows.append(measure("load once, large", many, args.rss_pairs, workers=2,
                                 clip=args.clip))
-    ratio = rows[1]["candidates_per_s"] / rows[2]["candidates_per_s"]
-    summary = {"rows": rows, "load_once_vs_reload_2_workers": round(ratio, 1)}
+    summary: dict = {"rows": rows}
+    two, reload = ([r for r in rows if r["mode"] == mode and r["workers"] == 2]
+                   for mode in ("load once", "reload per try"))
+    if two and reload:
+        ratio = round(two[0]["candidates_per_s"] / reload[0]["candidates_per_s"], 1)
+        summary["load_once_vs_reload_2_workers"] = ratio
+        print(json.dumps({"load_once_vs_reload_2_workers": ratio}))
     args.out.write_text(json.dumps(summary, indent=2))
-    print(json.dumps({"load_once_vs_reload_2_workers": round(ratio, 1)}))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from spotdiff.grounding.embedding import (
     IMAGENET_STD,
     EmbeddingCache,
     OnnxEmbedder,
+    fold_shape_resizes,
     load_embedder,
     offline_encoder_path,
 )
@@ -195,6 +196,47 @@ def test_any_onnx_encoder_with_fixed_batch_and_size(tmp_path: Path):
     vectors = embedder.embed([red, red, red])
     np.testing.assert_allclose(vectors, np.tile(expected / np.linalg.norm(expected), (3, 1)),
                                atol=1e-5)
+
+
+def test_a_resize_that_depends_only_on_the_input_size_is_folded(tmp_path: Path):
+    """As DINOv2's position embeddings: a table resized to the input's size (from Shape) is a
+    constant and is folded; a Resize of the image itself is not. The outputs do not change."""
+    pytest.importorskip("onnx")
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    table = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    nodes = [
+        helper.make_node("Shape", ["image"], ["shape"]),
+        helper.make_node("Slice", ["shape", "from", "to"], ["hw"]),
+        helper.make_node("Concat", ["one_one", "hw"], ["sizes"], axis=0),
+        helper.make_node("Resize", ["table", "", "", "sizes"], ["grid"], mode="cubic"),
+        helper.make_node("Resize", ["image", "", "", "shape"], ["same"], mode="cubic"),
+        helper.make_node("Add", ["same", "grid"], ["features"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "position-table",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [numpy_helper.from_array(table, "table"),
+         numpy_helper.from_array(np.array([2], np.int64), "from"),
+         numpy_helper.from_array(np.array([4], np.int64), "to"),
+         numpy_helper.from_array(np.array([1, 1], np.int64), "one_one")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    folded = fold_shape_resizes(model)
+    assert [n.op_type for n in folded.graph.node].count("Resize") == 1  # the image's own
+    assert "Shape" in [n.op_type for n in folded.graph.node]  # the image's Resize needs it
+    image = np.random.default_rng(1).standard_normal((3, 1, 8, 8)).astype(np.float32)
+    outputs = [ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+               .run(None, {"image": image})[0] for m in (model, folded)]
+    np.testing.assert_array_equal(*outputs)
+
+
+def test_the_offline_encoder_interpolates_nothing_at_run_time(cache_root):
+    onnx = pytest.importorskip("onnx")
+    model = onnx.load(offline_encoder_path(), load_external_data=False)
+    assert "Resize" not in {n.op_type for n in model.graph.node}
 
 
 def test_auto_falls_back_to_onnx_without_open_clip(cache_root, monkeypatch, caplog):

@@ -14,7 +14,7 @@ from spotdiff.config import RunConfig
 from spotdiff.crawler.classify import Classifier
 from spotdiff.generator.selection import ANY, Cell, PagePlan, matches
 from spotdiff.generator.stats import Stats
-from spotdiff.grounding.embedding import EmbeddingCache, load_embedder
+from spotdiff.grounding.embedding import EmbeddingCache, ImageEmbedder, load_embedder
 from spotdiff.grounding.gate import (
     Measures,
     Placed,
@@ -63,6 +63,10 @@ class PageUnit:
     page: Page
     plan: PagePlan  # what to try on it
     no_diff: int = 0  # no-diff controls to make from this page
+    # None: clip_distance is left to the main process (or the gate). N: the worker computes it
+    # for the first N accepted pairs and every control, the rows selection keeps whatever the
+    # other units give, from the pixels it already holds
+    embed: int | None = None
 
 
 @dataclass
@@ -119,7 +123,8 @@ def group_mutations(items: Iterator[tuple[str, Mutation | str]], size: int,
 
 class PageJob:
     def __init__(self, renderer: Renderer, catalogue: dict[str, OperatorSpec], cfg: RunConfig,
-                 keep_rejects: int = 0, tiers: Sequence[str] = TIERS):
+                 keep_rejects: int = 0, tiers: Sequence[str] = TIERS,
+                 embedder: ImageEmbedder | None = None):
         self.renderer = renderer
         self.catalogue = catalogue
         self.cfg = cfg
@@ -127,7 +132,9 @@ class PageJob:
         self.tiers = tiers
         self.properties = style_properties(catalogue)
         self.classifier = Classifier.from_file(cfg.resolve(cfg.crawl.categories))
-        self._embeddings: EmbeddingCache | None = None  # loaded on first use, in the worker
+        # given, or loaded on first use, in the worker
+        self._embeddings = EmbeddingCache(embedder) if embedder is not None else None
+        self._embedding = asyncio.Lock()  # the pages in flight share one encoder session
 
     async def run(self, unit: PageUnit) -> PageResult:
         result = PageResult(unit)
@@ -190,8 +197,7 @@ class PageJob:
             before = before or await loaded.stable_screenshot()
             for _ in range(unit.no_diff):
                 result.pairs.append(await self._no_diff(loaded.page, before, language, stats))
-        with result.stats.timed("ssim_regions"):
-            await asyncio.to_thread(self._measure, result.pairs)
+        await self._measure(result.pairs, unit.embed, stats)
 
     async def _try_cells(self, loaded: LoadedPage, unit: PageUnit, plan: PagePlan,
                          elements: list[Element], before: Shot, result: PageResult,
@@ -289,10 +295,25 @@ class PageJob:
         stats.count("pages", "with_scales" if scales.scales else "without_scales")
         return scales
 
+    async def _measure(self, pairs: list[Pair], embed: int | None, stats: Stats) -> None:
+        """SSIM of the frame and of the target box, where the change actually is (its
+        connected regions and the box of them all, Img-Diff's difference area), and the
+        clip_distance of the rows this unit embeds (`PageUnit.embed`)."""
+        with stats.timed("ssim_regions"):
+            await asyncio.to_thread(self._change_measures, pairs)
+        if embed is None:
+            return
+        visual = [p for p in pairs if p.task_type == "visual_diff"][:embed]
+        for pair in visual + [p for p in pairs if p.task_type == "no_diff"]:
+            if "clip_distance" in pair.metrics:  # the gate needed it
+                continue
+            distance = await self._clip_distance(pair.before, pair.after, stats)
+            if distance is None:
+                return
+            pair.metrics["clip_distance"] = distance
+
     @staticmethod
-    def _measure(pairs: list[Pair]) -> None:
-        """SSIM of the frame and of the target box, and where the change actually is: its
-        connected regions and the box of them all (Img-Diff's difference area)."""
+    def _change_measures(pairs: list[Pair]) -> None:
         for pair in pairs:
             before, after = pair.before.pixels, pair.after.pixels
             changed = diff_mask(before, after)
@@ -303,17 +324,19 @@ class PageJob:
 
     async def _clip_distance(self, before: Shot, after: Shot, stats: Stats) -> float | None:
         """The embedding distance of one pair (the before image embedded once per page), for
-        the gate's bound on it; None when no embedder is configured."""
-        if self._embeddings is None:
-            embedder = await asyncio.to_thread(load_embedder, self.cfg.clip)
-            if embedder is None:
-                return None
-            self._embeddings = EmbeddingCache(embedder)
-        with stats.timed("clip"):
-            embedded = self._embeddings.embedded
-            (distance,) = await asyncio.to_thread(
-                self._embeddings.distances, [(before.pixels, after.pixels)])
-        stats.count("clip", "images_embedded", n=self._embeddings.embedded - embedded)
+        the gate's bound on it or for a row this unit embeds; None when no embedder is
+        configured."""
+        async with self._embedding:
+            if self._embeddings is None:
+                embedder = await asyncio.to_thread(load_embedder, self.cfg.clip)
+                if embedder is None:
+                    return None
+                self._embeddings = EmbeddingCache(embedder)
+            with stats.timed("clip"):
+                embedded = self._embeddings.embedded
+                (distance,) = await asyncio.to_thread(
+                    self._embeddings.distances, [(before, after)])
+            stats.count("clip", "images_embedded", n=self._embeddings.embedded - embedded)
         stats.count("clip_models", self._embeddings.embedder.label)
         return distance
 

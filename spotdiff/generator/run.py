@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import math
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -28,7 +27,7 @@ from spotdiff.config import RunConfig
 from spotdiff.crawler.classify import Classifier
 from spotdiff.export.card import write_card
 from spotdiff.export.shards import ShardWriter
-from spotdiff.generator.clip_rows import RowDistances
+from spotdiff.generator.clip_rows import RowDistances, embedded_by_workers, workers_embed
 from spotdiff.generator.ledger import RunDir, write_json
 from spotdiff.generator.page_job import PageUnit
 from spotdiff.generator.pool import WorkerPool
@@ -39,7 +38,6 @@ from spotdiff.generator.selection import (
     fill_table,
     mechanism_fill,
     select,
-    settled,
 )
 from spotdiff.generator.stats import Stats
 from spotdiff.generator.waves import Outcome, Waves
@@ -124,27 +122,6 @@ def embed_settled(run: RunDir, units: Sequence[PageUnit], quota: Quota,
         table = kept_rows(run, unit, marker, picks)
         if table is not None:
             distances.fill(table)
-
-
-def embed_as_units_finish(run: RunDir, units: Sequence[PageUnit], quota: Quota,
-                          distances: RowDistances, stop: threading.Event) -> None:
-    """For a quota of anything, embed each finished unit's settled rows (and its controls)
-    while the other units run; the rest wait for finalize."""
-    waiting = dict(enumerate(units))
-    while waiting:
-        finishing = stop.is_set()
-        for position, unit in list(waiting.items()):
-            if not run.is_done(unit.index):
-                continue
-            del waiting[position]
-            marker = run.read_marker(unit.index)
-            keep = settled(quota, len(units), position, len(marker["visual"]))
-            table = kept_rows(run, unit, marker, list(range(keep)))
-            if table is not None:
-                distances.fill(table)
-        if finishing:
-            return
-        stop.wait(1.0)
 
 
 def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunConfig,
@@ -276,7 +253,7 @@ def generate(req: RunRequest, cfg: RunConfig,
                   cfg.sampling.tries_per_page, cfg.sampling.tries_per_cell)
     progress = on_progress or (lambda units_done, pairs: None)
     setup = WorkerSetup.of(cfg, catalogue, run, req.keep_rejects, req.pages_in_flight,
-                           req.quota.tiers())
+                           req.quota.tiers(), workers_embed(req.quota, cfg))
     outcomes: dict[int, Outcome] = {}
     browser = "not started (every unit was already done)"
     resumed = 0
@@ -288,23 +265,15 @@ def generate(req: RunRequest, cfg: RunConfig,
     with ThreadPoolExecutor(1) as embedding:
         embedded: Future | None = None
         while wave := waves.next(outcomes):
-            todo = [u for u in wave if not run.is_done(u.index)]
+            todo = [u for u in embedded_by_workers(wave, req.quota, cfg)
+                    if not run.is_done(u.index)]
             resumed += len(wave) - len(todo)
             progress(len(wave) - len(todo), 0)
-            stop = threading.Event()
-            watching = (embedding.submit(embed_as_units_finish, run, list(waves.units),
-                                         req.quota, distances, stop)
-                        if not req.quota.targeted and cfg.clip.backend != "none" else None)
-            try:
-                if todo and req.executor == "ray":
-                    browser = run_ray(todo, setup, req.ray_address, progress)
-                elif todo:
-                    browser = WorkerPool(todo, setup, cfg.render.page_budget_s,
-                                         progress).run(req.workers)
-            finally:
-                stop.set()  # a failed wave must not leave the watcher waiting for its units
-            if watching is not None:
-                watching.result()
+            if todo and req.executor == "ray":
+                browser = run_ray(todo, setup, req.ray_address, progress)
+            elif todo:
+                browser = WorkerPool(todo, setup, cfg.render.page_budget_s,
+                                     progress).run(req.workers)
             outcomes.update((u.index, outcome(run.read_marker(u.index))) for u in wave)
             cap = cap_check(waves, outcomes)
             warned = _warn_cap(cap, warned)

