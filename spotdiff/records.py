@@ -59,8 +59,8 @@ class Page:
 @dataclass(frozen=True)
 class LayoutProbe:
     """The layout a change gives, read before any frame is drawn: how far (px) the edges of
-    the other listed elements moved at most, and of the element's own box and of its lines of
-    text (inf: it now has another number of lines)."""
+    the other listed elements and the text around it moved at most, and of the element's own
+    box and of its lines of text (inf: there are now more or fewer of them)."""
 
     others_shift: float
     box_shift: float

@@ -226,12 +226,10 @@ class PageJob:
                     break
                 # a split cell's tries are probed: most of its rejections are foreseeable and
                 # its pages are few; many pairs of anything from a page gain nothing by it
-                reason = await self._foresee(loaded, group, stats) if aim is not None else None
-                if reason is not None:
+                if aim is not None and (reason := await self._foresee(loaded, group, stats)):
                     probes_left -= 1
                     stats.count("cells", *cell, "foreseen", reason)
-                    if aim is not None:
-                        aim.observe(self.catalogue[cell[0]], group, reason)
+                    aim.observe(self.catalogue[cell[0]], group, reason)
                     continue
                 tried += 1
                 in_cell += 1

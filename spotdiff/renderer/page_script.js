@@ -425,9 +425,9 @@
   }
 
   // Layout after a change, read at once (no frame is drawn): how far the edges of the listed
-  // elements that neither hold nor are held by the target moved at most, and how far the
-  // target's own box and its lines of text did (-1: it now has another number of lines). The
-  // change is undone before returning.
+  // elements that neither hold nor are held by the target moved at most, with the text around
+  // it, and how far the target's own box and its lines of text did (-1: there are now more or
+  // fewer of them). The change is undone before returning.
   function probe(m) {
     if (m.revertFirst) revert();
     const el = document.querySelector(m.selector);
@@ -436,14 +436,17 @@
     if (!listedRects) listedRects = listed.map((o) => o.getBoundingClientRect());
     const others = [], othersBefore = [];
     listed.forEach((o, i) => {
-      if (o !== el && !o.contains(el) && !el.contains(o)) { others.push(o); othersBefore.push(listedRects[i]); }
+      if (o === el || o.contains(el) || el.contains(o)) return;
+      others.push(o);
+      othersBefore.push(listedRects[i]);
     });
     const shift = (a, b) => Math.max(Math.abs(a.left - b.left), Math.abs(a.top - b.top),
       Math.abs(a.right - b.right), Math.abs(a.bottom - b.bottom));
     const vw = window.innerWidth, vh = window.innerHeight;
     const shown = (r) => r.right > 0 && r.bottom > 0 && r.left < vw && r.top < vh;
-    const most = (after, before) => after.reduce((m, r, i) => (
-      shown(r) || shown(before[i]) ? Math.max(m, shift(r, before[i])) : m), 0);
+    const most = (after, before) => after.length !== before.length ? -1
+      : after.reduce((far, r, i) => (
+        shown(r) || shown(before[i]) ? Math.max(far, shift(r, before[i])) : far), 0);
     // and the text around it in its block: an inline element's larger text moves its line
     const block = blockOf(el), around = [];
     if (block) {
@@ -466,13 +469,11 @@
       revert();
       return { error: "apply_failed: " + e.message };
     }
-    const othersAfter = others.map((o) => o.getBoundingClientRect()).concat(aroundRects());
-    const othersShift = othersAfter.length !== othersBefore.length ? vh
-      : most(othersAfter, othersBefore);
-    const boxShift = shift(el.getBoundingClientRect(), boxBefore), linesAfter = rectsOf(el);
+    const othersShift = most(others.map((o) => o.getBoundingClientRect()).concat(aroundRects()),
+      othersBefore);
+    const boxShift = shift(el.getBoundingClientRect(), boxBefore);
+    const textShift = most(rectsOf(el), linesBefore);
     revert();
-    const textShift = linesAfter.length !== linesBefore.length ? -1
-      : most(linesAfter, linesBefore);
     return { othersShift, boxShift, textShift };
   }
 

@@ -364,9 +364,11 @@ class LoadedPage:
                                                        self._payload(mutation)))
         if found.get("error"):
             return None
-        text = found["textShift"]
-        return LayoutProbe(others_shift=found["othersShift"], box_shift=found["boxShift"],
-                           text_shift=math.inf if text < 0 else text)
+        def far(shift: float) -> float:  # -1: the page script found more or fewer boxes
+            return math.inf if shift < 0 else shift
+
+        return LayoutProbe(others_shift=far(found["othersShift"]), box_shift=found["boxShift"],
+                           text_shift=far(found["textShift"]))
 
     def _payload(self, mutation: Mutation, read: str | None = None) -> dict[str, object]:
         """The page script's view of a mutation; it carries the pending revert."""
