@@ -226,7 +226,8 @@ class PageJob:
                     break
                 # a split cell's tries are probed: most of its rejections are foreseeable and
                 # its pages are few; many pairs of anything from a page gain nothing by it
-                if aim is not None and (reason := await self._foresee(loaded, group, stats)):
+                if aim is not None and (found := await self._foresee(loaded, group, stats)):
+                    reason, group = found
                     probes_left -= 1
                     stats.count("cells", *cell, "foreseen", reason)
                     aim.observe(self.catalogue[cell[0]], group, reason)
@@ -234,6 +235,10 @@ class PageJob:
                 tried += 1
                 in_cell += 1
                 outcome = await self._try_on(unit.page, loaded, before, group, stats)
+                if aim is not None:  # where the cell's tries land, or why not
+                    stats.count("cells", *cell, "aimed", outcome.reason or (
+                        hardest([m.tier for m in outcome.pair.mutations]) if outcome.pair
+                        else "not_drawn"))
                 if aim is not None and outcome.pair is not None:
                     aim.observe(self.catalogue[cell[0]], outcome.pair.mutations, outcome.reason)
                 if outcome.pair is not None and outcome.reason is None:
@@ -255,9 +260,11 @@ class PageJob:
         return tried
 
     async def _foresee(self, loaded: LoadedPage, group: list[Mutation],
-                       stats: Stats) -> str | None:
+                       stats: Stats) -> tuple[str, list[Mutation]] | None:
         """The rejection the group's layout shows before anything is drawn (it moves other
-        content, or a layout-only change moves nothing); None: try it."""
+        content; a layout-only change moves nothing drawn, or less than its floor), with the
+        group's mutations carrying the edge shift their layout foretells where the gate
+        measures one; None: try it."""
         if not all(TABLE.mechanisms[m.mechanism].in_place for m in group) or all(
                 self.catalogue[m.operator].layout == "unchanged" for m in group):
             return None
@@ -267,12 +274,17 @@ class PageJob:
                 probe = await loaded.probe(m)
                 if probe is None:
                     return None  # the try will say why it cannot be applied
-                probes.append(Probed(probe, self.catalogue[m.operator].layout == "only",
-                                     "paint" in m.element.flags))
+                spec = self.catalogue[m.operator]
+                edge = spec.visibility.measure == "edge_shift"
+                probes.append(Probed(probe, spec.layout == "only", "paint" in m.element.flags,
+                                     spec.visibility.floor if edge else None))
         reason = foreseen(probes)
-        if reason is not None:
-            stats.count("candidates", "foreseen", reason)
-        return reason
+        if reason is None:
+            return None
+        stats.count("candidates", "foreseen", reason)
+        return reason, [replace(m, visibility=("edge_shift", p.drawn_shift))
+                        if p.edge_floor is not None else m
+                        for m, p in zip(group, probes, strict=True)]
 
     @staticmethod
     def _counts(cells: Sequence[Cell], pair: Pair) -> bool:

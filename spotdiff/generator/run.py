@@ -188,6 +188,10 @@ def shortfalls(fill: dict[str, dict[str, list[int]]], stats: Stats, waves: Waves
                 top = ", ".join(f"{k} {v}" for k, v in rejected[:3]) or "none"
                 parts.append(f"{cell['tried']} tried, {cell.get('accepted', 0)} accepted, "
                              f"gate rejections: {top}")
+            if cell.get("aimed"):
+                landed = ", ".join(f"{k} {v}" for k, v in sorted(
+                    cell["aimed"].items(), key=lambda kv: (-kv[1], kv[0])))
+                parts.append(f"the tries aimed at it gave: {landed}")
             if cell.get("foreseen"):
                 seen = ", ".join(f"{k} {v}" for k, v in sorted(cell["foreseen"].items()))
                 parts.append(f"not drawn, foreseen from their layout: {seen}")

@@ -15,6 +15,10 @@ from spotdiff.records import Box, LayoutProbe, boxes_overlap
 
 MOVED_PX = 0.01  # another element moved: its antialiased edges repaint even below a pixel
 DRAWN_PX = 0.01  # the element's box or text moved at least this far: its pixels may change
+# a drawn edge measures up to about a pixel further than its layout moved it (rounding to device
+# pixels, antialiasing): a change moving its drawn content less than the floor by more than
+# this is measured under it
+EDGE_SLACK_PX = 1.0
 
 
 @dataclass(frozen=True)
@@ -92,11 +96,23 @@ class Probed:
     layout: LayoutProbe
     layout_only: bool  # the operator's change shows only through layout (line height, padding)
     painted: bool  # the element paints its box (a background, border or shadow)
+    # the least edge shift (px) the gate keeps, when the change is measured by its edges' shift
+    edge_floor: float | None = None
+
+    @property
+    def drawn_shift(self) -> float:
+        """How far the content the element draws moves: its text, and its box if painted."""
+        return max(self.layout.text_shift, self.layout.box_shift if self.painted else 0.0)
 
     @property
     def moves_nothing_drawn(self) -> bool:
-        return self.layout.text_shift < DRAWN_PX and (
-            not self.painted or self.layout.box_shift < DRAWN_PX)
+        return self.drawn_shift < DRAWN_PX
+
+    @property
+    def under_floor(self) -> bool:
+        """A layout-only change whose edges cannot measure up to the floor."""
+        return (self.layout_only and self.edge_floor is not None
+                and self.drawn_shift + EDGE_SLACK_PX < self.edge_floor)
 
 
 def foreseen(probes: Sequence[Probed]) -> str | None:
@@ -105,6 +121,8 @@ def foreseen(probes: Sequence[Probed]) -> str | None:
         return "contaminated"  # content outside the target moves
     if any(p.layout_only and p.moves_nothing_drawn for p in probes):
         return "no_effect"
+    if any(p.under_floor for p in probes):
+        return "invisible"
     return None
 
 

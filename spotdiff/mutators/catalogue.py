@@ -254,10 +254,12 @@ class OperatorSpec(Strict):
         return MAGNITUDE_UNITS[self.value.kind]
 
     def tiers_for_area(self, area: float) -> list[str]:
-        """The tiers an element covering `area` % of the viewport can be changed in."""
-        if self.tier_areas is None:
+        """The tiers an element covering `area` % of the viewport can be changed in: those
+        `tier_areas` admit it to, or, for an operator tiered by area, the one its area is in."""
+        ranges = self.tiers if self.magnitude == "area" else self.tier_areas
+        if ranges is None:
             return list(TIERS)
-        return [t for t in TIERS if _within(area, self.tier_areas[t])]
+        return [t for t in TIERS if _within(area, ranges[t])]
 
     def tier_of(self, magnitude: float, area: float | None = None) -> str | None:
         """The tier whose range holds `magnitude` and, when the tiers bound it, whose area range
