@@ -60,11 +60,14 @@ class Page:
 class LayoutProbe:
     """The layout a change gives, read before any frame is drawn: how far (px) the edges of
     the other listed elements and the text around it moved at most, and of the element's own
-    box and of its lines of text (inf: there are now more or fewer of them)."""
+    box and of its lines of text (inf: there are now more or fewer of them); and whether its
+    text draws other glyphs (False: a weight its font has no face for; None: its font is
+    unchanged)."""
 
     others_shift: float
     box_shift: float
     text_shift: float
+    glyphs_change: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,12 @@ def test_reflow_causing_change_is_rejected_as_contaminated(cfg, test_site):
 
     pair, stats = run(body())
     assert stats.get("candidates", "rejected", "contaminated") == 1
+
+
+def test_a_border_width_changes_by_whole_pixels(outcomes):
+    """`step: 1`: a border is drawn in whole pixels, so a fractional width states a change the
+    screenshot does not show."""
+    m, _, pair, _ = outcomes["border"]
+    assert pair is not None
+    assert float(m.new_value.removesuffix("px")).is_integer()
+    assert float(m.magnitude).is_integer()

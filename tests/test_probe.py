@@ -19,6 +19,10 @@ CASES = [
     ("#inline-link", "line-height", "0.6", True, "no_effect"),
     # the short card's text grows into the free space the tall card beside it leaves
     ("#short-text", "line-height", "2.4", True, None),
+    # Open Sans has no 500 face: CSS takes the 400 one, the text draws the same
+    ("#after", "font-weight", "500", False, "no_effect"),
+    # its 600 face draws other glyphs, within the paragraph's box
+    ("#after", "font-weight", "600", False, None),
 ]
 
 

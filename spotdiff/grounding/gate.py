@@ -119,8 +119,9 @@ def foreseen(probes: Sequence[Probed]) -> str | None:
     """The rejection a try's layout already shows before it is drawn; None: draw it."""
     if any(p.layout.others_shift > MOVED_PX for p in probes):
         return "contaminated"  # content outside the target moves
-    if any(p.layout_only and p.moves_nothing_drawn for p in probes):
-        return "no_effect"
+    if any((p.layout_only or p.layout.glyphs_change is False) and p.moves_nothing_drawn
+           for p in probes):
+        return "no_effect"  # it shows only by moving what it draws, and moves nothing
     if any(p.under_floor for p in probes):
         return "invisible"
     return None

@@ -32,6 +32,9 @@ class NumericValue(Strict):
     direction: Direction = "either"
     minimum: float | None = None
     maximum: float | None = None
+    step: float | None = Field(None, gt=0, description="New values are whole multiples of it "
+                               "(a border is drawn in whole pixels: half a pixel more may draw "
+                               "nothing).")
     keywords: dict[str, float] = Field(
         default_factory=dict, description="Values of keywords in `unit`, e.g. {normal: 1.2}.")
 

@@ -83,6 +83,8 @@ def numeric(rule: NumericValue, spec: OperatorSpec, element: Element, target: fl
     new = float(np.clip(old + sign * target * scale, lo, hi))
     if rule.direction == "either" and abs(new - old) < target * scale / 2:
         new = float(np.clip(old - sign * target * scale, lo, hi))  # bounded one way: try the other
+    if rule.step is not None:
+        new = round(new / (rule.step * scale)) * rule.step * scale
     new = round(new, 2 if rule.unit == "number" else 1)
     if new == old:
         return None

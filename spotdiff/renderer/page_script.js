@@ -463,6 +463,7 @@
     const aroundRects = () => around.flatMap(rectsOf);
     othersBefore.push(...aroundRects());
     const boxBefore = el.getBoundingClientRect(), linesBefore = rectsOf(el);
+    const fontBefore = fontOf(el);
     try {
       MECHANISMS[m.mechanism](el, m);
     } catch (e) {
@@ -473,8 +474,42 @@
       othersBefore);
     const boxShift = shift(el.getBoundingClientRect(), boxBefore);
     const textShift = most(rectsOf(el), linesBefore);
+    const glyphsChange = glyphsDiffer(el, fontBefore);
     revert();
-    return { othersShift, boxShift, textShift };
+    return { othersShift, boxShift, textShift, glyphsChange };
+  }
+
+  function fontOf(el) {
+    const cs = getComputedStyle(el);
+    return `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+  }
+
+  // Whether the element's text draws other glyphs in its font now than in `fontBefore`, drawn
+  // on a canvas, which matches fonts as the page does (a weight its font has no face for, and
+  // none synthesised, draws the same glyphs); null when its font or text is unchanged or none.
+  let glyphCanvas = null;
+  function glyphsDiffer(el, fontBefore) {
+    const fontAfter = fontOf(el);
+    const text = (el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 80);
+    if (fontAfter === fontBefore || !text) return null;
+    glyphCanvas = glyphCanvas || document.createElement("canvas");
+    const ctx = glyphCanvas.getContext("2d", { willReadFrequently: true });
+    const draw = (font) => {
+      ctx.font = font;
+      const m = ctx.measureText(text);
+      const size = parseFloat(getComputedStyle(el).fontSize) || 16;
+      glyphCanvas.width = Math.min(4096, Math.ceil(m.width) + 4);
+      glyphCanvas.height = Math.min(512, Math.ceil(2 * size) + 4);
+      ctx.font = font;  // resizing the canvas resets its state
+      ctx.textBaseline = "top";
+      ctx.fillText(text, 2, 2);
+      return { width: m.width, pixels: ctx.getImageData(0, 0, glyphCanvas.width,
+                                                        glyphCanvas.height).data };
+    };
+    const a = draw(fontBefore), b = draw(fontAfter);
+    if (a.width !== b.width || a.pixels.length !== b.pixels.length) return true;
+    for (let i = 3; i < a.pixels.length; i += 4) if (a.pixels[i] !== b.pixels[i]) return true;
+    return false;
   }
 
   // No frame wait here: the next apply (which may carry the revert itself) waits for its frames,

@@ -368,7 +368,8 @@ class LoadedPage:
             return math.inf if shift < 0 else shift
 
         return LayoutProbe(others_shift=far(found["othersShift"]), box_shift=found["boxShift"],
-                           text_shift=far(found["textShift"]))
+                           text_shift=far(found["textShift"]),
+                           glyphs_change=found["glyphsChange"])
 
     def _payload(self, mutation: Mutation, read: str | None = None) -> dict[str, object]:
         """The page script's view of a mutation; it carries the pending revert."""
