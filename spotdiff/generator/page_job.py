@@ -14,11 +14,13 @@ from spotdiff.config import RunConfig
 from spotdiff.crawler.classify import Classifier
 from spotdiff.generator.selection import ANY, Cell, PagePlan, matches
 from spotdiff.generator.stats import Stats
+from spotdiff.grounding import preview
 from spotdiff.grounding.embedding import EmbeddingCache, ImageEmbedder, load_embedder
 from spotdiff.grounding.gate import (
     Measures,
     Placed,
     Probed,
+    faint,
     foreseen,
     verdict,
     wants_clip_distance,
@@ -34,6 +36,7 @@ from spotdiff.mutators.describe import describe_element, describe_page, sentence
 from spotdiff.mutators.planner import page_context
 from spotdiff.mutators.planner import plan as plan_mutations
 from spotdiff.mutators.stylesheets import Scales, Viewport, discover
+from spotdiff.mutators.values import first_number
 from spotdiff.records import (
     TIERS,
     Box,
@@ -226,7 +229,8 @@ class PageJob:
                     break
                 # a split cell's tries are probed: most of its rejections are foreseeable and
                 # its pages are few; many pairs of anything from a page gain nothing by it
-                if aim is not None and (found := await self._foresee(loaded, group, stats)):
+                if aim is not None and (found := await self._foresee(loaded, before, group,
+                                                                     stats)):
                     reason, group = found
                     probes_left -= 1
                     stats.count("cells", *cell, "foreseen", reason)
@@ -259,12 +263,17 @@ class PageJob:
                 break
         return tried
 
-    async def _foresee(self, loaded: LoadedPage, group: list[Mutation],
+    async def _foresee(self, loaded: LoadedPage, before: Shot, group: list[Mutation],
                        stats: Stats) -> tuple[str, list[Mutation]] | None:
-        """The rejection the group's layout shows before anything is drawn (it moves other
-        content; a layout-only change moves nothing drawn, or less than its floor), with the
-        group's mutations carrying the edge shift their layout foretells where the gate
-        measures one; None: try it."""
+        """The rejection the group shows before anything is drawn: previewed on the first
+        frame, it measures under its floor; or its layout moves other content, or a
+        layout-only change moves nothing drawn, or less than its floor. The group's mutations
+        carry the measure foretold where there is one; None: try it."""
+        with stats.timed("preview"):
+            found = self._preview(before, group)
+        if found is not None:
+            stats.count("candidates", "foreseen", found[0])
+            return found
         if not all(TABLE.mechanisms[m.mechanism].in_place for m in group) or all(
                 self.catalogue[m.operator].layout == "unchanged" for m in group):
             return None
@@ -285,6 +294,29 @@ class PageJob:
         return reason, [replace(m, visibility=("edge_shift", p.drawn_shift))
                         if p.edge_floor is not None else m
                         for m, p in zip(group, probes, strict=True)]
+
+    def _preview(self, before: Shot, group: list[Mutation]) -> tuple[str, list[Mutation]] | None:
+        """A group whose every change the first frame previews (`visibility.preview`), one of
+        them too faint to keep: foreseen invisible, each carrying its previewed measure."""
+        previewed, with_measure = [], []
+        for m in group:
+            spec = self.catalogue[m.operator]
+            rule = spec.visibility
+            if rule.preview != "blend" or rule.measure is None:
+                return None
+            old, new = first_number(m.old_value), first_number(m.new_value)
+            after = (preview.blend(before.pixels, m.element.box, old, new)
+                     if old is not None and new is not None else None)
+            if after is None:
+                return None
+            box = grow_box(m.element.box, round(spec.spread * m.magnitude))
+            value = measure_visibility(before.pixels, after, diff_mask(before.pixels, after), box,
+                                       self.cfg.gate.visible_delta_e, (rule.measure,)
+                                       ).get(rule.measure)
+            previewed.append((value, rule.floor or 0.0))
+            with_measure.append(replace(m, visibility=(rule.measure, value)))
+        reason = faint(previewed)
+        return (reason, with_measure) if reason is not None else None
 
     @staticmethod
     def _counts(cells: Sequence[Cell], pair: Pair) -> bool:

@@ -113,6 +113,10 @@ class VisibilityRule(Strict):
         None, description="Measured visibility where medium and easy begin (hard: from the "
         "floor up to the first); null: tier by magnitude (`tiers`). Set with `spotdiff "
         "calibrate`.")
+    preview: Literal["blend"] | None = Field(
+        None, description="At a split's cell, measure the change on the first frame before "
+        "drawing it (blend: the element at its new opacity over the plain colour around it), "
+        "and draw it only if it can measure up to the floor.")
 
 
 class ClassSwapRule(Strict):
