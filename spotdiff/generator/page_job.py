@@ -17,6 +17,7 @@ from spotdiff.generator.stats import Stats
 from spotdiff.grounding import preview
 from spotdiff.grounding.embedding import EmbeddingCache, ImageEmbedder, load_embedder
 from spotdiff.grounding.gate import (
+    PREVIEW_ERROR,
     Measures,
     Placed,
     Probed,
@@ -58,6 +59,7 @@ NO_DIFF_SENTENCE = "There is no visual difference between the two screenshots."
 # changes a cell may see foreseen as rejected by their layout, per candidate it may try, before
 # the page moves on to its next cell (a cell whose every element reflows is not drawn at all)
 PROBES_PER_TRY = 4
+OTHER_TIER = "other_tier"  # foreseen: a previewed change measures in another tier than the cell's
 
 
 @dataclass(frozen=True)
@@ -230,11 +232,13 @@ class PageJob:
                 # a split cell's tries are probed: most of its rejections are foreseeable and
                 # its pages are few; many pairs of anything from a page gain nothing by it
                 if aim is not None and (found := await self._foresee(loaded, before, group,
-                                                                     stats)):
+                                                                     aim.tier, stats)):
                     reason, group = found
                     probes_left -= 1
                     stats.count("cells", *cell, "foreseen", reason)
-                    aim.observe(self.catalogue[cell[0]], group, reason)
+                    # a change foreseen in another tier steers the aim as one drawn there would
+                    aim.observe(self.catalogue[cell[0]], group,
+                                None if reason == OTHER_TIER else reason)
                     continue
                 tried += 1
                 in_cell += 1
@@ -264,16 +268,22 @@ class PageJob:
         return tried
 
     async def _foresee(self, loaded: LoadedPage, before: Shot, group: list[Mutation],
-                       stats: Stats) -> tuple[str, list[Mutation]] | None:
-        """The rejection the group shows before anything is drawn: previewed on the first
-        frame, it measures under its floor; or its layout moves other content, or a
-        layout-only change moves nothing drawn, or less than its floor. The group's mutations
-        carry the measure foretold where there is one; None: try it."""
+                       tier: str, stats: Stats) -> tuple[str, list[Mutation]] | None:
+        """Why the group is not worth drawing for a cell of `tier`, seen before anything is
+        drawn: previewed on the first frame, it measures under its floor or in another tier;
+        or its layout moves other content, or a layout-only change moves nothing drawn, or
+        less than its floor. The group's mutations carry the measure foretold where there is
+        one; None: try it."""
         with stats.timed("preview"):
-            found = self._preview(before, group)
-        if found is not None:
-            stats.count("candidates", "foreseen", found[0])
-            return found
+            previewed = self._preview(before, group)
+        if previewed is not None:
+            reason = faint([(m.visibility[1], self.catalogue[m.operator].visibility.floor or 0.0)
+                            for m in previewed if m.visibility]) or self._elsewhere(previewed,
+                                                                                   tier)
+            if reason is None:
+                return None
+            stats.count("candidates", "foreseen", reason)
+            return reason, previewed
         if not all(TABLE.mechanisms[m.mechanism].in_place for m in group) or all(
                 self.catalogue[m.operator].layout == "unchanged" for m in group):
             return None
@@ -295,10 +305,20 @@ class PageJob:
                         if p.edge_floor is not None else m
                         for m, p in zip(group, probes, strict=True)]
 
-    def _preview(self, before: Shot, group: list[Mutation]) -> tuple[str, list[Mutation]] | None:
-        """A group whose every change the first frame previews (`visibility.preview`), one of
-        them too faint to keep: foreseen invisible, each carrying its previewed measure."""
-        previewed, with_measure = [], []
+    def _elsewhere(self, previewed: list[Mutation], tier: str) -> str | None:
+        """OTHER_TIER when no previewed measure, nor one a little off it, lands in `tier`."""
+        for m in previewed:
+            spec = self.catalogue[m.operator]
+            if m.visibility is None or any(
+                    spec.visibility_tier(m.visibility[1] * k) in (tier, None)
+                    for k in (1 - PREVIEW_ERROR, 1.0, 1 + PREVIEW_ERROR)):
+                return None
+        return OTHER_TIER
+
+    def _preview(self, before: Shot, group: list[Mutation]) -> list[Mutation] | None:
+        """The group with each change's measure previewed on the first frame
+        (`visibility.preview`); None unless every change can be."""
+        previewed = []
         for m in group:
             spec = self.catalogue[m.operator]
             rule = spec.visibility
@@ -313,10 +333,8 @@ class PageJob:
             value = measure_visibility(before.pixels, after, diff_mask(before.pixels, after), box,
                                        self.cfg.gate.visible_delta_e, (rule.measure,)
                                        ).get(rule.measure)
-            previewed.append((value, rule.floor or 0.0))
-            with_measure.append(replace(m, visibility=(rule.measure, value)))
-        reason = faint(previewed)
-        return (reason, with_measure) if reason is not None else None
+            previewed.append(replace(m, visibility=(rule.measure, value)))
+        return previewed
 
     @staticmethod
     def _counts(cells: Sequence[Cell], pair: Pair) -> bool:

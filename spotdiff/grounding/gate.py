@@ -19,7 +19,7 @@ DRAWN_PX = 0.01  # the element's box or text moved at least this far: its pixels
 # pixels, antialiasing): a change moving its drawn content less than the floor by more than
 # this is measured under it
 EDGE_SLACK_PX = 1.0
-PREVIEW_MARGIN = 1.0  # a previewed change measuring under this share of its floor is not drawn
+PREVIEW_ERROR = 0.05  # a measure previewed on the first frame is this near the drawn one (1-3%)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def foreseen(probes: Sequence[Probed]) -> str | None:
 def faint(previewed: Sequence[tuple[float, float]]) -> str | None:
     """"invisible" when a change's previewed measure, (value, floor) for each, is under its
     floor by more than the preview's error; None: draw it."""
-    if any(value < PREVIEW_MARGIN * floor for value, floor in previewed):
+    if any(value * (1 + PREVIEW_ERROR) < floor for value, floor in previewed):
         return "invisible"
     return None
 
