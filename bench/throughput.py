@@ -66,12 +66,13 @@ class ProcessTree:
                 times = proc.cpu_times()
                 total += proc.memory_info().rss
                 cpu = times.user + times.system
+                # classified again each time: a browser first seen between the driver's fork
+                # and its exec still has the driver's command line
+                kind = process_kind(proc, me.pid)
                 if proc.pid in self._cpu:
-                    kind, start, _ = self._cpu[proc.pid]
-                    self._cpu[proc.pid] = (kind, start, cpu)
+                    self._cpu[proc.pid] = (kind, self._cpu[proc.pid][1], cpu)
                 else:  # a process started during the run counts from 0
-                    self._cpu[proc.pid] = (process_kind(proc, me.pid), cpu if first else 0.0,
-                                           cpu)
+                    self._cpu[proc.pid] = (kind, cpu if first else 0.0, cpu)
         self.peak = max(self.peak, total)
 
     def _watch(self) -> None:
