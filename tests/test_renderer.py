@@ -1,16 +1,18 @@
 """The renderer on real Chromium: determinism, blocking, and pages that hang, crash or leave."""
 
 import asyncio
+import io
 import logging
 from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from spotdiff.config import BrowserConfig, RenderConfig
 from spotdiff.records import Page
 from spotdiff.renderer.browser import BrowserNotFound, choose_browser
-from spotdiff.renderer.session import PageSkipped, Renderer, foreign_urls
+from spotdiff.renderer.session import PageSkipped, Renderer, decode_png, foreign_urls
 from tests.conftest import inline_style, run
 
 
@@ -42,6 +44,17 @@ def test_two_loads_are_pixel_identical_and_revert_restores(test_site):
     for other in shots[1:]:
         assert np.array_equal(shots[0].pixels, other.pixels)
     assert not np.array_equal(shots[0].pixels, changed.pixels)
+
+
+def test_screenshots_decode_to_the_rgb_pixels_pillow_reads(test_site):
+    shot = run(_open_and(RenderConfig(), test_site + "basic.html", lambda p: p.screenshot()))
+    with Image.open(io.BytesIO(shot.png)) as im:
+        expected = np.asarray(im.convert("RGB"))
+    assert shot.pixels.shape == (800, 1280, 3) and np.array_equal(shot.pixels, expected)
+    rgba = io.BytesIO()
+    Image.fromarray(np.dstack([expected, np.full(expected.shape[:2], 255, np.uint8)])).save(
+        rgba, format="PNG")
+    assert np.array_equal(decode_png(rgba.getvalue()), expected)
 
 
 def test_requests_to_other_hosts_are_blocked(test_site):
