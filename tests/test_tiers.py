@@ -48,6 +48,14 @@ def test_tier_areas_are_refused_where_tiers_are_areas_already(tmp_path):
         load_catalogue([path])
 
 
+def test_tier_areas_with_a_gap_are_refused(tmp_path):
+    """Elements of 1.2–2.5 % could go in no tier: the catalogue says so at load."""
+    path = write_operator(
+        tmp_path, "    tier_areas: {easy: [2.5, 100], medium: [0.15, 1.2], hard: [0, 0.3]}\n")
+    with pytest.raises(ConfigError, match=r"\[shade\].*elements of 1.2–2.5 % .* in no tier"):
+        load_catalogue([path])
+
+
 def test_tier_of_needs_both_the_value_and_the_area(tmp_path):
     path = write_operator(
         tmp_path, "    tier_areas: {easy: [1, 100], medium: [0.2, 2], hard: [0, 0.5]}\n")

@@ -232,6 +232,7 @@ class OperatorSpec(Strict):
             missing = [t for t in TIERS if t not in self.tier_areas]
             if missing:
                 raise ValueError(f"tier_areas must define {', '.join(missing)}")
+            _check_no_area_gap(self.tier_areas)
         kind = self.value.kind
         if isinstance(self.value, NumericValue) and self.value.unit == "number":
             kind = "numeric:number"
@@ -282,6 +283,17 @@ def _check_value_kind(name: str, mechanism: MechanismSpec, value: ValueRule) -> 
     if value.kind not in mechanism.values:
         raise ValueError(f"mechanism '{name}' cannot use a '{value.kind}' value; it takes "
                          f"{', '.join(mechanism.values)} (spotdiff/renderer/mechanisms.yaml)")
+
+
+def _check_no_area_gap(tier_areas: dict[Tier, tuple[float, float]]) -> None:
+    """Elements between the smallest and largest area a tier admits can each go in some tier;
+    a gap would leave those sizes unchangeable with nothing said."""
+    reach = None
+    for lo, hi in sorted(tier_areas.values()):
+        if reach is not None and lo > reach + 1e-9:
+            raise ValueError(f"tier_areas leave elements of {reach:g}–{lo:g} % of the viewport "
+                             "in no tier; let the ranges meet or overlap")
+        reach = hi if reach is None else max(reach, hi)
 
 
 def _within(value: float, bounds: tuple[float, float]) -> bool:
