@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from spotdiff.mutators import stylesheets
 from spotdiff.mutators.stylesheets import (
     Viewport,
     discover,
@@ -77,6 +78,27 @@ def test_families_and_parse_cache():
     sheet = SheetText("https://x/a.css", ".a-1{color:red}")
     assert parse_sheet(sheet) is parse_sheet(SheetText("https://x/a.css", ".a-1{color:red}"))
     assert parse_sheet(sheet) is not parse_sheet(SheetText("https://x/a.css", ".a-1{color:blue}"))
+
+
+def test_a_parse_is_loaded_back_from_disk_by_another_process(tmp_path, monkeypatch):
+    """Workers and later runs read a sheet's parse from the disk cache instead of parsing it;
+    a cache file that cannot be read is parsed again and replaced."""
+    monkeypatch.setenv("SPOTDIFF_CACHE", str(tmp_path))
+    sheet = SheetText("https://x/b.css", ".b-1{font-weight:300}.b-2{font-weight:700}")
+    stylesheets._parse_cached.cache_clear()
+    parsed = parse_sheet(sheet)
+    (cached,) = (tmp_path / "stylesheets").iterdir()
+
+    def no_parsing(*_args, **_kwargs):
+        raise AssertionError("parsed again")
+
+    stylesheets._parse_cached.cache_clear()  # as a fresh process would start
+    with monkeypatch.context() as patch:
+        patch.setattr(stylesheets.tinycss2, "parse_stylesheet", no_parsing)
+        assert parse_sheet(sheet) == parsed
+    cached.write_bytes(b"not a pickle")
+    stylesheets._parse_cached.cache_clear()
+    assert parse_sheet(sheet) == parsed and cached.read_bytes() != b"not a pickle"
 
 
 async def _page_scales(cfg, page: Page) -> tuple[list[SheetText], dict]:

