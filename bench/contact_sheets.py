@@ -19,7 +19,7 @@ import argparse
 import io
 import itertools
 import json
-import textwrap
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +30,18 @@ from PIL import Image, ImageDraw, ImageFont
 
 PANEL_W, PANEL_H = 260, 150
 CONTEXT_PX = 30  # shown around the target box
-TEXT_H = 70
+TEXT_H = 78
 GAP = 8
 
 
-def _font(size: int) -> ImageFont.ImageFont:
-    for name in ("DejaVuSans.ttf", "NotoSans-Regular.ttf"):
+_CJK = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
+
+
+def _font(size: int, text: str = "") -> ImageFont.ImageFont:
+    """DejaVu (Latin, Cyrillic, Arabic, Hebrew), or Noto Sans CJK for a caption quoting Chinese,
+    Japanese or Korean: one font a caption, as Pillow does not fall back glyph by glyph."""
+    cjk = ("NotoSansCJK-Regular.ttc",) if _CJK.search(text) else ()
+    for name in (*cjk, "DejaVuSans.ttf", "NotoSans-Regular.ttf"):
         try:
             return ImageFont.truetype(name, size)
         except OSError:
@@ -119,9 +125,23 @@ def tile(sample: Sample) -> Image.Image:
     draw.text((GAP, PANEL_H + GAP + 2),
               f"{sample.id} · {sample.operator} · {sample.tier} · {sample.head}",
               fill=(90, 90, 90), font=_font(12))
-    body = "\n".join(textwrap.wrap(sample.sentence, 110)[:3])
-    draw.text((GAP, PANEL_H + GAP + 18), body, fill=(0, 0, 0), font=_font(13))
+    font = _font(13, sample.sentence)
+    body = _wrap(sample.sentence, font, out.width - 2 * GAP, lines=3)
+    draw.text((GAP, PANEL_H + GAP + 18), body, fill=(0, 0, 0), font=font)
     return out
+
+
+def _wrap(text: str, font: ImageFont.ImageFont, width: int, lines: int) -> str:
+    """`text` broken at spaces, or inside a word (CJK has few spaces), to lines of `width` px."""
+    out, line = [], ""
+    for ch in text:
+        if font.getlength(line + ch) <= width:
+            line += ch
+            continue
+        cut = line.rfind(" ") if " " in line else len(line)
+        out.append(line[:cut])
+        line = line[cut:].lstrip() + ch
+    return "\n".join([*out, line][:lines])
 
 
 def pick(samples: list[Sample], n: int) -> list[Sample]:
