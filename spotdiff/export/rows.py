@@ -15,9 +15,17 @@ def pair_id(pair: Pair) -> str:
     if pair.task_type == "no_diff":
         key = f"no_diff|{pair.page.identity}"
     else:
-        key = "|".join(f"{pair.page.identity}|{m.operator}|{m.element.selector}|{m.new_value}"
-                       for m in pair.mutations)
+        key = "|".join(f"{pair.page.identity}|{m.operator}|{m.element.selector}|"
+                       f"{_within_site(m.new_value, pair.page.url)}" for m in pair.mutations)
     return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def _within_site(value: str, page_url: str) -> str:
+    """A value naming a URL of the page's own origin (another image of the page) without the
+    origin: a `--site` run serves its pages on a port of its own, and ids must not follow it."""
+    parts = urlsplit(page_url)
+    origin = f"{parts.scheme}://{parts.netloc}/"
+    return "/" + value.removeprefix(origin) if value.startswith(origin) else value
 
 
 def site_of(url: str) -> str:
