@@ -3,6 +3,9 @@ Tailwind CSS read from pages loaded in Chromium."""
 
 from __future__ import annotations
 
+import hashlib
+import time
+
 import pytest
 
 from spotdiff.mutators import stylesheets
@@ -80,11 +83,18 @@ def test_families_and_parse_cache():
     assert parse_sheet(sheet) is not parse_sheet(SheetText("https://x/a.css", ".a-1{color:blue}"))
 
 
+def large_sheet(prefix: str) -> str:
+    """A sheet long enough to be cached on disk, as a framework's is."""
+    rules = "".join(f".{prefix}-{i}{{margin-top:{i}px}}" for i in range(1000))
+    assert len(rules) >= stylesheets.DISK_CACHE_MIN_CHARS
+    return rules
+
+
 def test_a_parse_is_loaded_back_from_disk_by_another_process(tmp_path, monkeypatch):
     """Workers and later runs read a sheet's parse from the disk cache instead of parsing it;
     a cache file that cannot be read is parsed again and replaced."""
     monkeypatch.setenv("SPOTDIFF_CACHE", str(tmp_path))
-    sheet = SheetText("https://x/b.css", ".b-1{font-weight:300}.b-2{font-weight:700}")
+    sheet = SheetText("https://x/b.css", large_sheet("b"))
     stylesheets._parse_cached.cache_clear()
     parsed = parse_sheet(sheet)
     (cached,) = (tmp_path / "stylesheets").iterdir()
@@ -99,6 +109,22 @@ def test_a_parse_is_loaded_back_from_disk_by_another_process(tmp_path, monkeypat
     cached.write_bytes(b"not a pickle")
     stylesheets._parse_cached.cache_clear()
     assert parse_sheet(sheet) == parsed and cached.read_bytes() != b"not a pickle"
+
+
+def test_the_disk_cache_keeps_the_most_recently_used_parses(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPOTDIFF_CACHE", str(tmp_path))
+    monkeypatch.setattr(stylesheets, "DISK_CACHE_SHEETS", 2)
+    stylesheets._parse_cached.cache_clear()
+    small = SheetText("https://x/s.css", ".s-1{color:red}")
+    parse_sheet(small)  # parsed in no time: kept in the process only
+    assert not (tmp_path / "stylesheets").exists()
+    for prefix in "cdce":  # c is used again after d: d is then the least recently used
+        stylesheets._parse_cached.cache_clear()  # as another process would, from disk
+        parse_sheet(SheetText(f"https://x/{prefix}.css", large_sheet(prefix)))
+        time.sleep(0.05)
+    kept = {p.name.split("-")[0] for p in (tmp_path / "stylesheets").iterdir()}
+    digest = {k: hashlib.sha1(large_sheet(k).encode()).hexdigest() for k in "cde"}
+    assert kept == {digest["c"], digest["e"]}
 
 
 async def _page_scales(cfg, page: Page) -> tuple[list[SheetText], dict]:

@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 ROOT_FONT_PX = 16.0  # what `rem` (and `em` when ordering a scale) is taken to be
 _VENDOR = re.compile(r"^-(webkit|moz|ms|o)-")
-
 _CLASS = re.compile(r"^\.((?:[\w-]|\\.)+)$")
 _ROOT_SELECTORS = {":root", "html", ":host", "*", "::before", "::after", "*::before",
                    "*::after", "::backdrop"}
@@ -154,23 +153,49 @@ def _walk(nodes: Iterable, media: tuple[str, ...], out: list[StyleRule]) -> None
 # a cached parse is used only by the code that made it: any edit of this module (the rules'
 # records or how they are read) gives new cache keys
 _PARSER = hashlib.sha1(Path(__file__).read_bytes()).hexdigest()[:12]
+DISK_CACHE_MIN_CHARS = 16_000  # smaller sheets parse in under ~35 ms: not worth a file
+DISK_CACHE_SHEETS = 2_000  # the most recently used are kept (a framework's parse: ~0.2-0.3 MB)
 
 
 @lru_cache(maxsize=256)
 def _parse_cached(digest: str, text: str) -> tuple[StyleRule, ...]:
+    on_disk = len(text) >= DISK_CACHE_MIN_CHARS
     path = cache_dir("stylesheets") / f"{digest}-{_PARSER}.pickle"
-    try:
-        return pickle.loads(path.read_bytes())
-    except (OSError, EOFError, pickle.UnpicklingError):
-        pass
+    if on_disk:
+        try:
+            rules = pickle.loads(path.read_bytes())
+            path.touch()  # used: kept when the cache is pruned
+            return rules
+        except (OSError, EOFError, pickle.UnpicklingError):
+            pass
     out: list[StyleRule] = []
     _walk(tinycss2.parse_stylesheet(text, skip_whitespace=True, skip_comments=True), (), out)
     rules = tuple(out)
-    try:
-        write_atomically(path, lambda partial: Path(partial).write_bytes(pickle.dumps(rules)))
-    except OSError as e:  # a read-only or full disk: parse again next time
-        log.warning("could not cache the parse of a stylesheet in %s: %s", path.parent, e)
+    if on_disk:
+        try:
+            write_atomically(path, lambda partial: Path(partial).write_bytes(pickle.dumps(rules)))
+            _prune(path.parent)
+        except OSError as e:  # a read-only or full disk: parse again next time
+            log.warning("could not cache the parse of a stylesheet in %s: %s", path.parent, e)
     return rules
+
+
+def _prune(directory: Path) -> None:
+    """Drop the least recently used parses beyond DISK_CACHE_SHEETS (run after each write,
+    which happens once a new sheet)."""
+    files = list(directory.glob("*.pickle"))
+    if len(files) <= DISK_CACHE_SHEETS:
+        return
+    files.sort(key=_mtime)
+    for stale in files[:len(files) - DISK_CACHE_SHEETS]:
+        stale.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # another worker pruned it first
+        return 0.0
 
 
 def parse_sheet(sheet: SheetText) -> tuple[StyleRule, ...]:
