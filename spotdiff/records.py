@@ -28,6 +28,13 @@ def union_box(boxes: Iterable[Box]) -> Box | None:
     return union
 
 
+def intersect_box(a: Box, b: Box) -> Box | None:
+    """The part of `a` inside `b`; None when they do not overlap."""
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+
+
 def grow_box(box: Box, px: int) -> Box:
     return (box[0] - px, box[1] - px, box[2] + 2 * px, box[3] + 2 * px)
 

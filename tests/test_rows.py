@@ -1,6 +1,6 @@
 """Pair → row: ids that stay the same run to run."""
 
-from spotdiff.export.rows import pair_id
+from spotdiff.export.rows import mutation_dict, pair_id
 from spotdiff.records import Element, Mutation, Page, Pair, Shot
 
 
@@ -21,3 +21,14 @@ def test_a_pair_id_does_not_follow_the_port_a_site_is_served_on():
 
     assert pair_id(image_pair(40001)) == pair_id(image_pair(51234))
     assert pair_id(image_pair(40001)) != pair_id(image_pair(40001, "c.png"))
+
+
+def test_the_ink_box_lies_within_the_box_the_change_measured():
+    element = Element(index=0, selector="nav a", xpath="", tag="a", kind="link", text="Docs",
+                      landmark="", box=(849, 21, 188, 18), flags=frozenset(), styles={},
+                      ink=(849, 21, 140, 18))
+    m = Mutation(operator="color", mechanism="style", element=element, property="color",
+                 old_value="#000", new_value="#f00", direction="changed", magnitude=40,
+                 tier="easy")
+    assert mutation_dict(m, "link", (849, 21, 188, 16), "")["ink_bbox"] == [849, 21, 140, 16]
+    assert mutation_dict(m, "link", (849, 21, 188, 20), "")["ink_bbox"] == [849, 21, 140, 18]
