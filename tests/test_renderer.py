@@ -46,6 +46,24 @@ def test_two_loads_are_pixel_identical_and_revert_restores(test_site):
     assert not np.array_equal(shots[0].pixels, changed.pixels)
 
 
+def test_a_page_holds_still_after_its_stable_first_frame(test_site):
+    """Its timers stop once the first frame is taken: a counter a timer turns stays put, while a
+    change still shows at once and its revert restores the frame."""
+    async def action(loaded):
+        first = await loaded.stable_screenshot()
+        await asyncio.sleep(0.6)  # four turns of the counter, were its timer running
+        still = await loaded.shows(first)
+        await loaded.apply(inline_style("#headline", "color", "#ff0000"))
+        changed = await loaded.screenshot()
+        await loaded.revert()
+        return first, still, changed, await loaded.shows(first)
+
+    first, still, changed, restored = run(_open_and(RenderConfig(), test_site + "ticker.html",
+                                                    action))
+    assert still and restored
+    assert not np.array_equal(first.pixels, changed.pixels)
+
+
 def test_screenshots_decode_to_the_rgb_pixels_pillow_reads(test_site):
     shot = run(_open_and(RenderConfig(), test_site + "basic.html", lambda p: p.screenshot()))
     with Image.open(io.BytesIO(shot.png)) as im:
@@ -103,6 +121,7 @@ def test_a_page_that_hangs_is_skipped_with_a_reason(test_site):
 
 def test_a_page_that_navigates_away_is_skipped(test_site):
     async def action(loaded):
+        await loaded.apply(inline_style("#headline", "color", "#ff0000"))
         await asyncio.sleep(1.0)
         return await loaded.screenshot()
 

@@ -38,10 +38,16 @@ def to_hex(rgb: RGB) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
-def _lab(rgb: RGB | np.ndarray) -> np.ndarray:
-    return rgb2lab(np.asarray(rgb, dtype=float).reshape(1, 1, 3) / 255.0)[0, 0]
+# A page's elements and a scale's classes share a few dozen colours, compared many times over
+# (scikit-image takes ~40 us a call on one colour)
+@lru_cache(maxsize=4096)
+def _lab(rgb: RGB) -> np.ndarray:
+    lab = rgb2lab(np.asarray(rgb, dtype=float).reshape(1, 1, 3) / 255.0)[0, 0]
+    lab.setflags(write=False)
+    return lab
 
 
+@lru_cache(maxsize=65536)
 def delta_e(a: RGB, b: RGB) -> float:
     return float(deltaE_ciede2000(_lab(a), _lab(b)))
 
@@ -61,14 +67,7 @@ def shift_color(rgb: RGB, target: float, rng: np.random.Generator, tries: int = 
     for _ in range(tries):
         direction = rng.normal(size=3)
         direction /= np.linalg.norm(direction)
-        lo, hi = 0.0, 150.0
-        for _ in range(24):  # bisect the Lab step that gives the target distance
-            mid = (lo + hi) / 2
-            if float(deltaE_ciede2000(origin, origin + mid * direction)) < target:
-                lo = mid
-            else:
-                hi = mid
-        candidate, in_gamut = _from_lab(origin + hi * direction)
+        candidate, in_gamut = _from_lab(origin + _step_to(origin, direction, target) * direction)
         if not in_gamut:
             continue
         error = abs(delta_e(rgb, candidate) - target)
@@ -77,6 +76,25 @@ def shift_color(rgb: RGB, target: float, rng: np.random.Generator, tries: int = 
         if error < 0.5:
             break
     return best[1] if best else None
+
+
+def _step_to(origin: np.ndarray, direction: np.ndarray, target: float,
+             longest: float = 150.0) -> float:
+    """The Lab step along `direction` at which the CIEDE2000 distance from `origin` first
+    reaches `target` (to 150 / 63³ ≈ 0.0006), `longest` if it never does: three rounds of 64
+    steps, each a single call, in place of a bisection's 24."""
+    lo, hi = 0.0, longest
+    for _ in range(3):
+        steps = np.linspace(lo, hi, 64)
+        points = origin + steps[:, None] * direction
+        reached = deltaE_ciede2000(np.broadcast_to(origin, points.shape), points) >= target
+        if not reached.any():
+            return longest
+        first = int(np.argmax(reached))
+        if first == 0:
+            return float(steps[0])
+        lo, hi = float(steps[first - 1]), float(steps[first])
+    return hi
 
 
 NAME_RADIUS = 7.0  # ΔE2000: a nearest name further than this misleads more than it helps

@@ -303,8 +303,9 @@
     return { elements: out, language: document.documentElement.lang || "" };
   }
 
-  const nextFrames = () => new Promise(
-    (resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+  // the browser's frames: the page's own requestAnimationFrame stops with its paused clock
+  const frame = window.__spotdiffFrame || requestAnimationFrame;
+  const nextFrames = () => new Promise((resolve) => frame(() => frame(resolve)));
 
   function rect(el) {
     // a changed element can be laid out absurdly far (1e22 px), which would cross to Python as
@@ -409,10 +410,11 @@
       return { error: "apply_failed: " + e.message };
     }
     await nextFrames();
+    const after = rect(region);
     const now = document.querySelector(m.selector);
     // a moved or removed element may no longer resolve by its path; its parent must still be in place
     const resolves = byParent ? region.isConnected : now === el;
-    return { computed, before, after: rect(region), resolves };
+    return { computed, before, after, resolves };
   }
 
   // The block box whose lines an element's inline content is laid out in.

@@ -66,8 +66,11 @@ SETTLE_SCRIPT = f"""async ({{css, table}}) => {{
   window.scrollTo(0, 0);
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
 }}"""
-WAIT_FRAMES = """n => new Promise(done => {
-  const step = k => (k ? requestAnimationFrame(() => step(k - 1)) : done());
+# n frames of the page's own requestAnimationFrame (the clock's, whose callbacks drive its
+# script animations), or of the browser's once the page's clock is paused
+WAIT_FRAMES = """([n, paused]) => new Promise(done => {
+  const frame = paused ? window.__spotdiffFrame : requestAnimationFrame;
+  const step = k => (k ? frame(() => step(k - 1)) : done());
   step(n);
 })"""
 # what the crawler's classifier reads of a page
@@ -96,6 +99,9 @@ PAGE_SUMMARY = """() => {
   };
 }"""
 NO_POPUPS = "window.open = () => null;"
+# Before Playwright's clock replaces it (its init script comes later): the browser's own frame
+# callback, which still runs while the page's clock is paused
+KEEP_FRAME = "window.__spotdiffFrame = window.requestAnimationFrame.bind(window);"
 T = TypeVar("T")
 
 
@@ -188,6 +194,7 @@ class LoadedPage:
         self.timings: Counter[str] = Counter()  # seconds spent capturing and decoding
         self._revert_pending = False
         self._reloading_applied = False  # since the last revert
+        self._paused = False  # the page's clock: see stable_screenshot
         self.language = ""
         self._cdp: Any = None
         self._css: dict[str, Response] = {}  # stylesheet responses by URL, for stylesheets()
@@ -254,8 +261,7 @@ class LoadedPage:
     async def settle(self) -> None:
         p = self.pw_page
         start = time.perf_counter()
-        await self._call(p.clock.set_fixed_time(datetime.fromisoformat(
-            self.cfg.frozen_time.replace("Z", "+00:00"))))
+        await self._call(p.clock.set_fixed_time(self._frozen_time()))
         response = await self._call(p.goto(self.page.url, wait_until="load"))
         if response is not None and response.status >= 400:
             raise PageSkipped("http_error", str(response.status))
@@ -267,6 +273,9 @@ class LoadedPage:
             p.evaluate(SETTLE_SCRIPT, {"css": NO_MOTION_CSS, "table": script_table()})))
         self.timings["navigate"] += loaded - start
         self.timings["settle"] += time.perf_counter() - loaded
+
+    def _frozen_time(self) -> datetime:
+        return datetime.fromisoformat(self.cfg.frozen_time.replace("Z", "+00:00"))
 
     async def evaluate(self, script: str, arg: Any = None) -> Any:
         return await self._call(self.pw_page.evaluate(script, arg))
@@ -331,14 +340,21 @@ class LoadedPage:
     async def stable_screenshot(self, attempts: int = 10, frames: int = 2) -> Shot:
         """A screenshot that a later one repeats exactly: pages still moving by script (charts,
         carousels) would otherwise make every pair look contaminated. Each retry waits
-        `frames` animation frames: script-driven motion (charts, rAF loops) shows by then."""
+        `frames` animation frames: script-driven motion (charts, rAF loops) shows by then.
+        Then the page's clock is paused: its timers and animation frames run no more, so only
+        a mutation changes it (a carousel cannot turn between a pair's shots), and a page that
+        redraws every frame under the frozen clock (a chart library's animation loop) stops
+        keeping a core busy."""
         start = time.perf_counter()
         png = await self._png()
         for _ in range(attempts):
-            await self._call(self.pw_page.evaluate(WAIT_FRAMES, frames))
+            await self._call(self.pw_page.evaluate(WAIT_FRAMES, [frames, self._paused]))
             again = await self._png()
             # identical bytes are the common case: decode once; else compare the pixels
             if again == png or np.array_equal(decode_png(again), decode_png(png)):
+                if not self._paused:
+                    await self._call(self.pw_page.clock.pause_at(self._frozen_time()))
+                    self._paused = True
                 self.timings["stable_shot"] += time.perf_counter() - start
                 return self._decode(again)
             png = again
@@ -471,7 +487,7 @@ class Renderer:
             ), self.cfg.load_timeout_s)
             # pop-ups are never rendered; a page whose pop-ups open pop-ups would otherwise
             # keep the machine busy loading them until each is closed
-            await context.add_init_script(NO_POPUPS)
+            await context.add_init_script(NO_POPUPS + KEEP_FRAME)
             return context
         except (asyncio.TimeoutError, PlaywrightError) as e:
             raise PageSkipped("browser_error", str(e).splitlines()[0]) from e
