@@ -410,11 +410,10 @@
       return { error: "apply_failed: " + e.message };
     }
     await nextFrames();
-    const after = rect(region);
     const now = document.querySelector(m.selector);
     // a moved or removed element may no longer resolve by its path; its parent must still be in place
     const resolves = byParent ? region.isConnected : now === el;
-    return { computed, before, after, resolves };
+    return { computed, before, after: rect(region), resolves };
   }
 
   // The block box whose lines an element's inline content is laid out in.
