@@ -182,6 +182,11 @@ def decode_png(png: bytes) -> np.ndarray:
     return pyspng.load(png, format="RGB")
 
 
+def _same_frame(a: bytes, b: bytes) -> bool:
+    # identical bytes are the common case; else the pixels are compared
+    return a == b or bool(np.array_equal(decode_png(a), decode_png(b)))
+
+
 class LoadedPage:
     """One page, loaded and settled; mutations are applied and reverted in place."""
 
@@ -350,13 +355,17 @@ class LoadedPage:
         for _ in range(attempts):
             await self._call(self.pw_page.evaluate(WAIT_FRAMES, [frames, self._paused]))
             again = await self._png()
-            # identical bytes are the common case: decode once; else compare the pixels
-            if again == png or np.array_equal(decode_png(again), decode_png(png)):
-                if not self._paused:
-                    await self._call(self.pw_page.clock.pause_at(self._frozen_time()))
-                    self._paused = True
-                self.timings["stable_shot"] += time.perf_counter() - start
-                return self._decode(again)
+            if _same_frame(again, png):
+                if self._paused:
+                    self.timings["stable_shot"] += time.perf_counter() - start
+                    return self._decode(again)
+                await self._call(self.pw_page.clock.pause_at(self._frozen_time()))
+                self._paused = True
+                # a timer may have fired between that shot and the pause: one more, paused
+                again = await self._png()
+                if _same_frame(again, png):
+                    self.timings["stable_shot"] += time.perf_counter() - start
+                    return self._decode(again)
             png = again
         raise PageSkipped("unstable", "the page keeps changing by itself")
 
