@@ -145,6 +145,14 @@ def wait_for_units(out: Path, proc: subprocess.Popen, n: int, timeout: float = 1
     raise AssertionError("the run ended or stalled before the fault could be injected")
 
 
+def _cmdline(process: psutil.Process) -> list[str]:
+    """[] for a child that has just exited (a zombie until its parent reaps it)."""
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
+
+
 def test_sigkill_of_one_worker_loses_nothing(reference, config, tmp_path):
     urls, rows = reference
     out = tmp_path / "ds"
@@ -153,7 +161,7 @@ def test_sigkill_of_one_worker_loses_nothing(reference, config, tmp_path):
     workers = []
     while not workers and time.monotonic() < deadline:
         workers = [p for p in psutil.Process(proc.pid).children()
-                   if "spawn_main" in " ".join(p.cmdline())]
+                   if "spawn_main" in " ".join(_cmdline(p))]
         time.sleep(0.1)
     while time.monotonic() < deadline and not (out / ".run" / "units").exists():
         time.sleep(0.05)
