@@ -3,6 +3,11 @@ per stage and peak memory, on a fixed set of development-corpus pages.
 
     python bench/throughput.py                      # 24 pages, 200 pairs, then 2,000 for RSS
     python bench/throughput.py --pages 12 --pairs 100 --rss-pairs 0
+    python bench/throughput.py --clip onnx none     # each run with the encoder on, then off
+
+With several `--clip` backends each run is made once per backend, one after the other on the
+same pages, and each backend's candidates/s is given as a ratio of `none`'s: the cost of the
+embedding signal, measured in one run (the absolute rate moves with the machine and its load).
 
 Pages come from the development corpus (bench/corpus.py).
 """
@@ -206,13 +211,25 @@ def measure(name: str, pages: list[Page], pairs: int, workers: int, clip: str,
     return row
 
 
+def signal_cost(rows: list[dict]) -> dict[str, float]:
+    """Each run's candidates/s with an encoder as a ratio of the same run's with none, keyed
+    by run and backend."""
+    off = {(r["mode"], r["workers"]): r for r in rows if r["clip"] == "none"}
+    return {f"{r['mode']}, {r['workers']} workers, {r['clip']}":
+            round(r["candidates_per_s"] / base["candidates_per_s"], 2)
+            for r in rows if r["clip"] != "none"
+            and (base := off.get((r["mode"], r["workers"]))) and base["candidates_per_s"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=24)
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--rss-pairs", type=int, default=2000,
                         help="a larger run with 2 workers to show memory stays flat; 0 skips")
-    parser.add_argument("--clip", default="none", help="clip.backend: none, onnx, auto")
+    parser.add_argument("--clip", nargs="+", default=["none"],
+                        help="clip.backend of the runs (none, onnx, auto); several: each run once "
+                             "per backend, compared with none")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
     parser.add_argument("--timeline", action="store_true",
                         help="print the cores each process kept busy, second by second")
@@ -224,20 +241,23 @@ def main() -> None:
     args = parser.parse_args()
     with ExitStack() as stack:
         pages = corpus_pages(stack, args.pages)
-        rows = [measure("load once", pages, args.pairs, workers=n, clip=args.clip,
+        rows = [measure("load once", pages, args.pairs, workers=n, clip=clip,
                         timeline=args.timeline, browser_args=args.browser_arg)
-                for n in args.workers]
+                for n in args.workers for clip in args.clip]
         if not args.no_reload:
-            rows.append(measure("reload per try", pages[: max(2, args.pages // 4)],
-                                args.pairs // 4, workers=2, clip=args.clip, naive=True,
-                                browser_args=args.browser_arg))
+            rows += [measure("reload per try", pages[: max(2, args.pages // 4)],
+                             args.pairs // 4, workers=2, clip=clip, naive=True,
+                             browser_args=args.browser_arg) for clip in args.clip]
         if args.rss_pairs:
             many = corpus_pages(stack, 250)
-            rows.append(measure("load once, large", many, args.rss_pairs, workers=2,
-                                clip=args.clip, browser_args=args.browser_arg))
+            rows += [measure("load once, large", many, args.rss_pairs, workers=2, clip=clip,
+                             browser_args=args.browser_arg) for clip in args.clip]
     summary: dict = {"rows": rows}
-    two, reload = ([r for r in rows if r["mode"] == mode and r["workers"] == 2]
-                   for mode in ("load once", "reload per try"))
+    if against_none := signal_cost(rows):
+        summary["candidates_per_s_vs_clip_none"] = against_none
+        print(json.dumps({"candidates_per_s_vs_clip_none": against_none}))
+    two, reload = ([r for r in rows if r["mode"] == mode and r["workers"] == 2
+                    and r["clip"] == args.clip[0]] for mode in ("load once", "reload per try"))
     if two and reload:
         ratio = round(two[0]["candidates_per_s"] / reload[0]["candidates_per_s"], 1)
         summary["load_once_vs_reload_2_workers"] = ratio

@@ -58,6 +58,20 @@ def test_single_channel_change_counts():
     assert diff_mask(before, after).sum() == 1
 
 
+@pytest.mark.parametrize("width", [1280, 1283])  # rows of whole 8-byte words, and not
+def test_the_mask_is_every_pixel_with_a_changed_channel(width):
+    rng = np.random.default_rng(width)
+    before = rng.integers(0, 256, (64, width, 3), np.uint8)
+    assert not diff_mask(before, before.copy()).any()
+    flat = before.reshape(-1)
+    changes = [[k] for k in range(1000, 1048)]  # a byte at each place in 8-byte words and pixels
+    changes += [[0], [flat.size - 1], list(rng.integers(0, flat.size, 6))]
+    for where in changes:
+        after = before.copy()
+        after.reshape(-1)[where] ^= 0x5A
+        np.testing.assert_array_equal(diff_mask(before, after), (before != after).any(axis=2))
+
+
 def test_union_box_covers_both():
     assert union_box([(10, 10, 5, 5), (12, 8, 10, 3)]) == (10, 8, 12, 7)
     assert union_box([(1, 2, 3, 4)]) == (1, 2, 3, 4)
