@@ -1,9 +1,11 @@
 import io
+import json
 import logging
 import socket
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ from spotdiff.grounding.embedding import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     EmbeddingCache,
+    FrameVectors,
     OnnxEmbedder,
     fold_shape_resizes,
     letterbox,
@@ -66,6 +69,7 @@ class Counting:
 
     def __init__(self, inner: OnnxEmbedder) -> None:
         self.inner = inner
+        self.label = inner.label
         self.images = 0
 
     def embed(self, images):  # noqa: ANN001, ANN201
@@ -185,6 +189,32 @@ def test_encoded_frames_are_decoded_only_when_not_cached(offline):
         abs=1e-6)
     with pytest.raises(TypeError, match="decode"):
         EmbeddingCache(offline).distances([(before, after)])
+
+
+def test_a_cache_seeded_with_another_caches_vectors_embeds_only_the_rest(offline):
+    before, after, other = red_square(), blue_circle(), white()
+    worker = EmbeddingCache(offline)
+    expected = worker.distances([(before, after), (before, other)])
+    handed = FrameVectors.from_json(json.loads(json.dumps(worker.export([before]).to_json())))
+    assert list(handed.vectors) == list(worker.export([before.copy()]).vectors)  # by content
+    counting = Counting(offline)
+    main = EmbeddingCache(counting)
+    main.seed(handed)
+    assert main.distances([(before, after), (before, other)]) == expected  # bit for bit
+    assert counting.images == 2  # the afters, not the before
+    elsewhere = EmbeddingCache(Counting(offline))
+    elsewhere.seed(FrameVectors("another model", handed.vectors))
+    elsewhere.distances([(before, after)])
+    assert elsewhere.embedded == 2  # another model's vectors are not taken
+
+
+def test_threads_sharing_a_cache_give_what_one_thread_gives(offline):
+    pairs = [(red_square(), blue_circle()), (white(), red_square()), (blue_circle(), white())]
+    alone = EmbeddingCache(offline).distances(pairs * 2)
+    shared = EmbeddingCache(offline)
+    with ThreadPoolExecutor(2) as pool:
+        halves = list(pool.map(shared.distances, [pairs, pairs]))
+    assert halves[0] + halves[1] == alone
 
 
 def test_cache_forgets_least_recently_used(offline):

@@ -9,7 +9,9 @@ import yaml
 from typer.testing import CliRunner
 
 from spotdiff.cli import app
-from spotdiff.config import BUNDLED_CONFIGS
+from spotdiff.config import BUNDLED_CONFIGS, ClipConfig
+from spotdiff.grounding.embedding import EmbeddingCache, load_embedder
+from spotdiff.renderer.session import decode_png
 
 # Far more pages than the six rows need, so that whatever order the random ports give them, the
 # waves stop before the pool runs out.
@@ -71,3 +73,32 @@ def test_clip_distance_bounds_are_applied_in_the_gate(tmp_path, test_site):
                          columns=["task_type", "clip_distance"]).to_pylist()
     assert all(0 <= r["clip_distance"] <= 0.0005 for r in rows if r["task_type"] == "visual_diff")
     assert [r["clip_distance"] >= 0 for r in rows if r["task_type"] == "no_diff"] == [True]
+
+
+def test_rows_taken_for_a_page_that_fell_short_are_embedded_once_with_every_core(
+        tmp_path, test_site):
+    """--pairs: each worker embeds the rows selection keeps whatever the other pages give; the
+    rows taken because a page gave nothing (a 404 here) are embedded at the end by the main
+    process, from the before-frames the workers already embedded, on every core. Whoever
+    embeds a row, its distance is the one the encoder gives its two frames."""
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({"clip": {"backend": "onnx"}}))
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{test_site}{page} test\n"
+                            for page in ("basic.html", "catalogue.html", "missing.html")))
+    out = tmp_path / "ds"
+    result = CliRunner().invoke(app, [
+        "generate", "--config", str(config), "--urls-file", str(urls), "--out", str(out),
+        "--pairs", "4", "--no-diff", "0", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(sorted((out / "data").glob("*.parquet")),
+                         columns=["url", "image_before", "image_after", "clip_distance"]
+                         ).to_pylist()
+    assert len(rows) == 4 and len({r["url"] for r in rows}) == 2
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["pages"]["skipped"] == {"http_error": 1}
+    # each page's before-frame once, though some of its rows were embedded in another process
+    assert stats["clip"]["images_embedded"] == len(rows) + 2
+    fresh = EmbeddingCache(load_embedder(ClipConfig(backend="onnx")), decode=decode_png)
+    assert [r["clip_distance"] for r in rows] == fresh.distances(
+        [(r["image_before"]["bytes"], r["image_after"]["bytes"]) for r in rows])

@@ -3,12 +3,15 @@ rows selection keeps whatever the other units give are embedded by the worker th
 from the pixels it holds, while the browsers work; the rest (and a split's rows) in the main
 process, in batches, kept in the run ledger so a resumed run does not embed them again: rows
 whose selection is settled while later waves run, the others when the rows are cut into
-shards."""
+shards, with every core (the workers are done by then) and the before-frames the workers
+already embedded taken from them."""
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,14 +23,15 @@ from spotdiff.generator.page_job import PageUnit
 from spotdiff.generator.pool import RunFailed
 from spotdiff.generator.selection import Quota, settled
 from spotdiff.generator.stats import Stats
-from spotdiff.grounding.embedding import EmbeddingCache, load_embedder
+from spotdiff.grounding.embedding import EmbeddingCache, FrameVectors, load_embedder
 from spotdiff.renderer.session import decode_png
 
 
 class RowDistances:
     def __init__(self, cfg: ClipConfig, path: Path) -> None:
-        # one thread: it runs beside the workers, and a second thread costs more CPU an image
-        # than it saves wall time (measured: 44 against 50 ms of CPU an image, int8)
+        # one thread a session run: beside the workers a second costs more CPU an image than it
+        # saves wall time (measured: 44 against 50 ms of CPU an image, int8); with the cores
+        # free, `fill` runs the session from several threads instead
         self.cfg = cfg.model_copy(update={"threads": 1})
         self.path = path
         self.stats = Stats()
@@ -35,42 +39,73 @@ class RowDistances:
         self.model: str | None = data.get("model")
         self.distances: dict[str, float] = data.get("distances", {})
         self._embeddings: EmbeddingCache | None = None
+        self._seeds: list[FrameVectors] = []
+        self._lock = threading.Lock()  # the distances and their file
 
-    def fill(self, table: pa.Table) -> pa.Table:
-        """`table` with clip_distance set on every row that lacks one."""
+    def seed(self, found: FrameVectors) -> None:
+        """Frames a worker already embedded (a page's before-frame)."""
+        if self._embeddings is not None:
+            self._embeddings.seed(found)
+        else:
+            self._seeds.append(found)
+
+    def fill(self, table: pa.Table, threads: int = 1) -> pa.Table:
+        """`table` with clip_distance set on every row that lacks one, embedded by `threads`
+        threads, each taking whole pages (their rows share a before-frame)."""
         if self.cfg.backend == "none" or not table.num_rows:
             return table
         ids = table["id"].to_pylist()
         current = table["clip_distance"].to_pylist()  # None: not computed yet
         todo = [i for i, d in enumerate(current) if d is None and ids[i] not in self.distances]
-        for start in range(0, len(todo), self.cfg.batch_size):
-            self._embed(table, todo[start:start + self.cfg.batch_size], ids)
+        if todo and self._load():
+            pages: dict[str, list[int]] = {}
+            urls = table["url"].to_pylist()
+            for i in todo:
+                pages.setdefault(urls[i], []).append(i)
+            lanes: list[list[int]] = [[] for _ in range(max(1, min(threads, len(pages))))]
+            for rows in sorted(pages.values(), key=len, reverse=True):
+                min(lanes, key=len).extend(rows)
+            assert self._embeddings is not None
+            embedded = self._embeddings.embedded
+            with self.stats.timed("clip"), ThreadPoolExecutor(len(lanes)) as pool:
+                for done in [pool.submit(self._embed_lane, table, lane, ids) for lane in lanes]:
+                    done.result()
+            self.stats.count("clip", "images_embedded", n=self._embeddings.embedded - embedded)
         if self.model:
             self.stats.data.setdefault("clip_models", {})[self.model] = len(self.distances)
         filled = [self.distances.get(ids[i]) if d is None else d for i, d in enumerate(current)]
         column = table.schema.get_field_index("clip_distance")
         return table.set_column(column, "clip_distance", pa.array(filled, pa.float64()))
 
-    def _embed(self, table: pa.Table, rows: list[int], ids: list[str]) -> None:
+    def _load(self) -> bool:
         if self._embeddings is None:
             embedder = load_embedder(self.cfg)
             if embedder is None:
-                return
+                return False
             self._embeddings = EmbeddingCache(embedder, decode=decode_png)
             self.model = embedder.label
+            for found in self._seeds:
+                self._embeddings.seed(found)
+            self._seeds.clear()
+        return True
+
+    def _embed_lane(self, table: pa.Table, rows: list[int], ids: list[str]) -> None:
+        for start in range(0, len(rows), self.cfg.batch_size):
+            self._embed(table, rows[start:start + self.cfg.batch_size], ids)
+
+    def _embed(self, table: pa.Table, rows: list[int], ids: list[str]) -> None:
+        assert self._embeddings is not None
         # encoded: the before-frame a page's rows share is decoded once
         pairs = [tuple(table[side][i].as_py()["bytes"] for side in ("image_before", "image_after"))
                  for i in rows]
-        with self.stats.timed("clip"):
-            embedded = self._embeddings.embedded
-            try:
-                distances = self._embeddings.distances(pairs)
-            except Exception as e:  # the encoder fails on real frames: no row can get its value
-                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise RunFailed(f"{self.model} failed on the rows to write: {reason}") from e
-        self.stats.count("clip", "images_embedded", n=self._embeddings.embedded - embedded)
-        self.distances.update({ids[i]: d for i, d in zip(rows, distances, strict=True)})
-        write_json(self.path, {"model": self.model, "distances": self.distances})
+        try:
+            distances = self._embeddings.distances(pairs)
+        except Exception as e:  # the encoder fails on real frames: no row can get its value
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise RunFailed(f"{self.model} failed on the rows to write: {reason}") from e
+        with self._lock:  # the ledger keeps what is done if the run stops here
+            self.distances.update({ids[i]: d for i, d in zip(rows, distances, strict=True)})
+            write_json(self.path, {"model": self.model, "distances": self.distances})
 
 
 def workers_embed(quota: Quota, cfg: RunConfig) -> bool:

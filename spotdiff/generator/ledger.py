@@ -116,6 +116,8 @@ class RunDir:
             "category": result.category,
             "rejects": rejects,
             "stats": result.stats.data,
+            **({"frame_vectors": result.frame_vectors.to_json()}
+               if result.frame_vectors and result.frame_vectors.vectors else {}),
         })
 
     def _save_rejects(self, result: PageResult, templates: dict[str, str]) -> list[dict]:

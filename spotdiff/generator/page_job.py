@@ -15,7 +15,12 @@ from spotdiff.crawler.classify import Classifier
 from spotdiff.generator.selection import ANY, Cell, PagePlan, matches
 from spotdiff.generator.stats import Stats
 from spotdiff.grounding import preview
-from spotdiff.grounding.embedding import EmbeddingCache, ImageEmbedder, load_embedder
+from spotdiff.grounding.embedding import (
+    EmbeddingCache,
+    FrameVectors,
+    ImageEmbedder,
+    load_embedder,
+)
 from spotdiff.grounding.gate import (
     PREVIEW_ERROR,
     Measures,
@@ -96,6 +101,9 @@ class PageResult:
     rejects: list[Reject] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
     category: str | None = None  # the page's domain category; None when it did not load
+    # the page's before-frame as this worker embedded it, so the main process embedding its
+    # other rows need not embed the frame again
+    frame_vectors: FrameVectors | None = None
 
 
 def style_properties(catalogue: dict[str, OperatorSpec]) -> list[str]:
@@ -202,7 +210,7 @@ class PageJob:
             before = before or await loaded.stable_screenshot()
             for _ in range(unit.no_diff):
                 result.pairs.append(await self._no_diff(loaded.page, before, language, stats))
-        await self._measure(result.pairs, unit.embed, stats)
+        await self._measure(result, unit.embed)
 
     async def _try_cells(self, loaded: LoadedPage, unit: PageUnit, plan: PagePlan,
                          elements: list[Element], before: Shot, result: PageResult,
@@ -355,15 +363,17 @@ class PageJob:
         stats.count("pages", "with_scales" if scales.scales else "without_scales")
         return scales
 
-    async def _measure(self, pairs: list[Pair], embed: int | None, stats: Stats) -> None:
+    async def _measure(self, result: PageResult, embed: int | None) -> None:
         """SSIM of the frame and of the target box, where the change actually is (its
         connected regions and the box of them all, Img-Diff's difference area), and the
         clip_distance of the rows this unit embeds (`PageUnit.embed`)."""
+        pairs, stats = result.pairs, result.stats
         with stats.timed("ssim_regions"):
             await asyncio.to_thread(self._change_measures, pairs)
         if embed is None:
             return
-        visual = [p for p in pairs if p.task_type == "visual_diff"][:embed]
+        visual = [p for p in pairs if p.task_type == "visual_diff"]
+        visual, rest = visual[:embed], visual[embed:]
         for pair in visual + [p for p in pairs if p.task_type == "no_diff"]:
             if "clip_distance" in pair.metrics:  # the gate needed it
                 continue
@@ -371,6 +381,8 @@ class PageJob:
             if distance is None:
                 return
             pair.metrics["clip_distance"] = distance
+        if self._embeddings is not None and rest:
+            result.frame_vectors = self._embeddings.export([p.before for p in rest])
 
     @staticmethod
     def _change_measures(pairs: list[Pair]) -> None:

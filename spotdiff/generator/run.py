@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -42,6 +43,7 @@ from spotdiff.generator.selection import (
 from spotdiff.generator.stats import Stats
 from spotdiff.generator.waves import Outcome, Waves
 from spotdiff.generator.worker import WorkerSetup
+from spotdiff.grounding.embedding import FrameVectors
 from spotdiff.mutators.catalogue import OperatorSpec, load_catalogue
 from spotdiff.records import Page
 
@@ -130,8 +132,12 @@ def finalize(run: RunDir, units: Sequence[PageUnit], req: RunRequest, cfg: RunCo
     """Select rows by quota and cut the unit parts into shards, streaming part by part; the
     exported rows get their clip_distance unless the gate already needed it."""
     markers, cells, chosen = selection(run, units, req.quota)
+    for marker in markers:
+        if "frame_vectors" in marker:
+            distances.seed(FrameVectors.from_json(marker["frame_vectors"]))
     shards = ShardWriter(run.out / "data", run.ledger / "shards", run.split,
-                         cfg.export.shard_rows, cfg.export.row_group_rows, distances.fill,
+                         cfg.export.shard_rows, cfg.export.row_group_rows,
+                         lambda table: distances.fill(table, threads=os.cpu_count() or 1),
                          lambda: metadata(cfg, distances.stats))
     for unit, marker, picks in zip(units, markers, chosen, strict=True):
         table = kept_rows(run, unit, marker, picks)

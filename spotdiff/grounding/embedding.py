@@ -3,15 +3,18 @@ an offline ONNX encoder (the DINOv2 ViT-S/14 backbone shipped inside the img-foc
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.metadata
 import importlib.util
 import logging
 import socket
+import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -400,10 +403,33 @@ def _frame_key(frame: Frame) -> bytes:
     return digest.digest()
 
 
+@dataclass(frozen=True)
+class FrameVectors:
+    """Vectors one process's encoder gave frames, keyed as `EmbeddingCache` keys them, so
+    another process embedding the same frames with the same model need not run them again."""
+
+    model: str  # the embedder's label
+    vectors: dict[bytes, np.ndarray]
+
+    def to_json(self) -> dict[str, object]:
+        return {"model": self.model, "vectors": {
+            key.hex(): base64.b64encode(v.astype("<f4").tobytes()).decode()
+            for key, v in self.vectors.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> FrameVectors:
+        vectors = data["vectors"]
+        assert isinstance(vectors, dict)
+        return cls(str(data["model"]), {
+            bytes.fromhex(key): np.frombuffer(base64.b64decode(v), "<f4").astype(np.float32)
+            for key, v in vectors.items()})
+
+
 class EmbeddingCache:
     """Embeds each distinct image once (a page's before-frame is shared by all its pairs),
     keeping the `max_items` most recently used vectors. Frames given encoded (the PNG of a
-    written row) are keyed by their bytes and decoded by `decode` only when not cached."""
+    written row) are keyed by their bytes and decoded by `decode` only when not cached.
+    Threads may share one: the encoder runs outside its lock."""
 
     def __init__(self, embedder: ImageEmbedder, max_items: int = 4096,
                  decode: Callable[[bytes], np.ndarray] | None = None) -> None:
@@ -412,6 +438,7 @@ class EmbeddingCache:
         self.decode = decode
         self.embedded = 0  # images run through the encoder (cache misses)
         self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def _pixels(self, frame: Frame) -> np.ndarray:
         if isinstance(frame, Shot):
@@ -424,18 +451,37 @@ class EmbeddingCache:
 
     def embed(self, images: Sequence[Frame]) -> np.ndarray:
         keys = [_frame_key(image) for image in images]
-        found = {key: self._vectors[key] for key in keys if key in self._vectors}
+        with self._lock:
+            found = {key: self._vectors[key] for key in keys if key in self._vectors}
         missing = {key: image for key, image in zip(keys, images, strict=True) if key not in found}
         if missing:
             vectors = self.embedder.embed([self._pixels(image) for image in missing.values()])
-            self.embedded += len(missing)
             found.update(zip(missing, vectors, strict=True))
+        with self._lock:
+            self.embedded += len(missing)
+            self._keep(found, keys)
+        return np.stack([found[key] for key in keys]) if keys else np.zeros((0, 0), np.float32)
+
+    def _keep(self, vectors: dict[bytes, np.ndarray], keys: Sequence[bytes]) -> None:
         for key in keys:
-            self._vectors[key] = found[key]
+            self._vectors[key] = vectors[key]
             self._vectors.move_to_end(key)
         while len(self._vectors) > self.max_items:
             self._vectors.popitem(last=False)
-        return np.stack([found[key] for key in keys]) if keys else np.zeros((0, 0), np.float32)
+
+    def export(self, frames: Sequence[Frame]) -> FrameVectors:
+        """The vectors of those of `frames` this cache holds."""
+        keys = [_frame_key(frame) for frame in frames]
+        with self._lock:
+            return FrameVectors(self.embedder.label, {
+                key: self._vectors[key] for key in keys if key in self._vectors})
+
+    def seed(self, found: FrameVectors) -> None:
+        """Take vectors another cache of the same model exported; another model's are left."""
+        if found.model != self.embedder.label:
+            return
+        with self._lock:
+            self._keep(found.vectors, list(found.vectors))
 
     def distances(self, pairs: Sequence[tuple[Frame, Frame]]) -> list[float]:
         """clip_distance = 1 - cosine of each (before, after) pair, embedded in batched calls."""
