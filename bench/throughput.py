@@ -62,7 +62,8 @@ class ProcessTree:
     run's) never reaches it. A process's last `interval` before it exits is missed. Sampling
     takes its CPU from the run it measures, so it is kept cheap: one read of /proc/PID/stat a
     process, new descendants looked for every `discover` samples, command lines read until a
-    process's kind is known (measured: 0.01 of a core, against 0.06 through psutil)."""
+    process's kind is known (measured on a browser's 11 processes: 0.013 of a core, against
+    0.045 through psutil)."""
 
     def __init__(self, interval: float = 0.1, discover: int = 5) -> None:
         self.interval = interval
