@@ -26,8 +26,10 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
          debug: Annotated[bool, typer.Option(help="Show the traceback of errors.")] = False,
          ) -> None:
     set_debug(debug)
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+    # other libraries' INFO lines (matplotlib's font cache on a first report) are not ours to show
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=console, show_path=False)])
+    logging.getLogger("spotdiff").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 app.command("operators")(operators_command)

@@ -29,9 +29,9 @@ from spotdiff.renderer.session import decode_png
 
 class RowDistances:
     def __init__(self, cfg: ClipConfig, path: Path) -> None:
-        # one thread a session run: beside the workers a second costs more CPU an image than it
-        # saves wall time (measured: 44 against 50 ms of CPU an image, int8); with the cores
-        # free, `fill` runs the session from several threads instead
+        # a session run on one thread: beside the workers a second costs more CPU an image
+        # than it saves wall time (measured: 44 against 50 ms of CPU an image, int8); once the
+        # workers are done, `fill` runs the session from several threads at once
         self.cfg = cfg.model_copy(update={"threads": 1})
         self.path = path
         self.stats = Stats()
