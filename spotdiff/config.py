@@ -104,7 +104,7 @@ class ClipConfig(Strict):
                                        "many rows and columns of padding patches around them "
                                        "(null: the whole letterbox). 1: ~20% less CPU an image, "
                                        "distances at Pearson 0.996 with the whole letterbox's; "
-                                       "0: ~1/3 less, Pearson 0.98-0.99 only")
+                                       "0: ~1/3 less, Pearson 0.97-0.99 only")
 
 
 class ExportConfig(Strict):

@@ -43,11 +43,8 @@ class RowDistances:
         self._lock = threading.Lock()  # the distances and their file
 
     def seed(self, found: FrameVectors) -> None:
-        """Frames a worker already embedded (a page's before-frame)."""
-        if self._embeddings is not None:
-            self._embeddings.seed(found)
-        else:
-            self._seeds.append(found)
+        """Frames a worker already embedded (a page's before-frame), taken when embedding."""
+        self._seeds.append(found)
 
     def fill(self, table: pa.Table, threads: int = 1) -> pa.Table:
         """`table` with clip_distance set on every row that lacks one, embedded by `threads`
@@ -57,7 +54,8 @@ class RowDistances:
         ids = table["id"].to_pylist()
         current = table["clip_distance"].to_pylist()  # None: not computed yet
         todo = [i for i, d in enumerate(current) if d is None and ids[i] not in self.distances]
-        if todo and self._load():
+        embeddings = self._load() if todo else None
+        if embeddings is not None:
             pages: dict[str, list[int]] = {}
             urls = table["url"].to_pylist()
             for i in todo:
@@ -65,41 +63,43 @@ class RowDistances:
             lanes: list[list[int]] = [[] for _ in range(max(1, min(threads, len(pages))))]
             for rows in sorted(pages.values(), key=len, reverse=True):
                 min(lanes, key=len).extend(rows)
-            assert self._embeddings is not None
-            embedded = self._embeddings.embedded
+            embedded = embeddings.embedded
             with self.stats.timed("clip"), ThreadPoolExecutor(len(lanes)) as pool:
-                for done in [pool.submit(self._embed_lane, table, lane, ids) for lane in lanes]:
+                for done in [pool.submit(self._embed_lane, embeddings, table, lane, ids)
+                             for lane in lanes]:
                     done.result()
-            self.stats.count("clip", "images_embedded", n=self._embeddings.embedded - embedded)
+            self.stats.count("clip", "images_embedded", n=embeddings.embedded - embedded)
         if self.model:
             self.stats.data.setdefault("clip_models", {})[self.model] = len(self.distances)
         filled = [self.distances.get(ids[i]) if d is None else d for i, d in enumerate(current)]
         column = table.schema.get_field_index("clip_distance")
         return table.set_column(column, "clip_distance", pa.array(filled, pa.float64()))
 
-    def _load(self) -> bool:
+    def _load(self) -> EmbeddingCache | None:
+        """The encoder's cache, loaded on first use, holding the seeds given so far."""
         if self._embeddings is None:
             embedder = load_embedder(self.cfg)
             if embedder is None:
-                return False
+                return None
             self._embeddings = EmbeddingCache(embedder, decode=decode_png)
             self.model = embedder.label
-            for found in self._seeds:
-                self._embeddings.seed(found)
-            self._seeds.clear()
-        return True
+        for found in self._seeds:
+            self._embeddings.seed(found)
+        self._seeds.clear()
+        return self._embeddings
 
-    def _embed_lane(self, table: pa.Table, rows: list[int], ids: list[str]) -> None:
+    def _embed_lane(self, embeddings: EmbeddingCache, table: pa.Table, rows: list[int],
+                    ids: list[str]) -> None:
         for start in range(0, len(rows), self.cfg.batch_size):
-            self._embed(table, rows[start:start + self.cfg.batch_size], ids)
+            self._embed(embeddings, table, rows[start:start + self.cfg.batch_size], ids)
 
-    def _embed(self, table: pa.Table, rows: list[int], ids: list[str]) -> None:
-        assert self._embeddings is not None
+    def _embed(self, embeddings: EmbeddingCache, table: pa.Table, rows: list[int],
+               ids: list[str]) -> None:
         # encoded: the before-frame a page's rows share is decoded once
         pairs = [tuple(table[side][i].as_py()["bytes"] for side in ("image_before", "image_after"))
                  for i in rows]
         try:
-            distances = self._embeddings.distances(pairs)
+            distances = embeddings.distances(pairs)
         except Exception as e:  # the encoder fails on real frames: no row can get its value
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise RunFailed(f"{self.model} failed on the rows to write: {reason}") from e

@@ -382,7 +382,9 @@ class PageJob:
                 return
             pair.metrics["clip_distance"] = distance
         if self._embeddings is not None and rest:
-            result.frame_vectors = self._embeddings.export([p.before for p in rest])
+            # one screenshot object a before-frame: hashed once, not once a pair
+            befores = {id(p.before): p.before for p in rest}
+            result.frame_vectors = self._embeddings.export(list(befores.values()))
 
     @staticmethod
     def _change_measures(pairs: list[Pair]) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -423,12 +423,10 @@ class FrameVectors:
             for key, v in self.vectors.items()}}
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> FrameVectors:
-        vectors = data["vectors"]
-        assert isinstance(vectors, dict)
-        return cls(str(data["model"]), {
+    def from_json(cls, data: dict[str, Any]) -> FrameVectors:
+        return cls(data["model"], {
             bytes.fromhex(key): np.frombuffer(base64.b64decode(v), "<f4").astype(np.float32)
-            for key, v in vectors.items()})
+            for key, v in data["vectors"].items()})
 
 
 class EmbeddingCache:
